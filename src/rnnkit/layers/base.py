@@ -1,0 +1,259 @@
+"""The Layer contract shared by every layer (close to Keras, plus an explicit backward).
+
+A layer creates its weights in ``build(input_shape)`` once shapes are known, computes in
+``forward(x, training=False, mask=None)`` while caching what ``backward`` needs, and in
+``backward(dy)`` returns ``dL/dx`` while *adding* ``dL/dW`` into each weight's ``.grad``::
+
+    >>> import numpy as np
+    >>> from rnnkit.layers import Dense
+    >>> layer = Dense(3, name="d")
+    >>> y = layer(np.ones((2, 4), dtype="float32"))      # builds, then forward
+    >>> dx = layer.backward(np.ones_like(y))             # fills layer.kernel.grad
+    >>> dx.shape, layer.kernel.grad.shape
+    ((2, 4), (4, 3))
+
+``layer(x)`` on arrays runs eagerly; on symbolic tensors (``rnnkit.Input``) it records a node
+of the functional graph and returns symbolic outputs.
+
+The cache of the last ``forward`` lives in ``self._cache``; a model that calls one layer at
+several places keeps one cache per call and puts it back before that call's backward.
+"""
+
+import re
+
+import numpy as np
+
+from .. import config, initializers
+from .symbolic import Node, SymbolicTensor, flatten, is_symbolic
+from .weight import Weight
+
+_name_counts = {}
+
+
+def clear_session():
+    """Forget the layer names given so far, so that the next LSTM is called "lstm" again."""
+    _name_counts.clear()
+
+
+def _snake(name):
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+def unique_name(prefix):
+    """Keras naming: the first is ``prefix``, then ``prefix_1``, ``prefix_2``, ..."""
+    n = _name_counts.get(prefix, 0)
+    _name_counts[prefix] = n + 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def shape_of(x):
+    """The shape of an array or symbolic tensor, or a list of shapes for a list of them."""
+    if isinstance(x, (list, tuple)):
+        return [shape_of(t) for t in x]
+    return tuple(x.shape)
+
+
+class Layer:
+    """Base class of all layers. Subclasses implement ``build``, ``forward``, ``backward``."""
+
+    supports_masking = False
+
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
+                 batch_input_shape=None):
+        self.name = name or unique_name(_snake(type(self).__name__))
+        self.trainable = trainable
+        self._dtype = dtype
+        self._weights = []
+        self._sublayers = []
+        self.built = False
+        self._build_input_shape = None
+        self._cache = None
+        # Keras lets the first layer of a Sequential say its input shape.
+        if batch_input_shape is not None:
+            self._declared_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._declared_input_shape = (None,) + tuple(input_shape)
+        elif input_dim is not None:
+            self._declared_input_shape = (None, int(input_dim))
+        else:
+            self._declared_input_shape = None
+
+    # ---- weights -------------------------------------------------------------------------
+    @property
+    def dtype(self):
+        """The float type of this layer's weights and outputs (``floatx()`` unless set)."""
+        return self._dtype or config.floatx()
+
+    def add_weight(self, name, shape, initializer="zeros", trainable=True, dtype=None):
+        """Create a :class:`Weight` of ``shape`` from ``initializer`` and register it."""
+        value = initializers.get(initializer)(tuple(shape), dtype=dtype or self.dtype)
+        w = Weight(value, name, path=f"{self.name}/{name}", trainable=trainable)
+        self._weights.append(w)
+        return w
+
+    @property
+    def weights(self):
+        """All weights, own first and then those of sublayers, in ``get_weights`` order."""
+        out = list(self._weights)
+        for layer in self._sublayers:
+            out.extend(layer.weights)
+        return out
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        own = [w for w in self._weights if w.trainable]
+        for layer in self._sublayers:
+            own.extend(layer.trainable_weights)
+        return own
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    def get_weights(self):
+        """Copies of the weight values, in Keras order and layout."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Set every weight from a list of arrays in ``get_weights`` order; shapes are checked."""
+        own = self.weights
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(
+                f"{self.name}: expected {len(own)} weight arrays "
+                f"({', '.join(w.name for w in own) or 'none'}), got {len(weights)}"
+            )
+        for w, value in zip(own, weights):
+            if np.shape(value) != w.shape:
+                raise ValueError(
+                    f"{self.name}: weight {w.name} expects shape {w.shape}, got {np.shape(value)}"
+                )
+        for w, value in zip(own, weights):
+            w.assign(value)
+
+    def count_params(self):
+        """The number of scalars in all weights (the layer must be built)."""
+        if not self.built:
+            raise ValueError(f"{self.name}: count_params() needs a built layer; call build() first")
+        return int(sum(w.value.size for w in self.weights))
+
+    def zero_grad(self):
+        """Set every weight's ``.grad`` to zero."""
+        for w in self.weights:
+            w.zero_grad()
+
+    # ---- the contract ----------------------------------------------------------------------
+    def build(self, input_shape):
+        """Create weights now that ``input_shape`` is known. The base layer has none."""
+        self._build_input_shape = input_shape
+        self.built = True
+
+    def forward(self, x, training=False, mask=None):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, dy):
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output: passed through when the layer supports masking."""
+        return mask if self.supports_masking else None
+
+    def get_config(self):
+        """A JSON-able dict from which ``from_config`` rebuilds the layer (without weights)."""
+        cfg = {"name": self.name, "trainable": self.trainable}
+        if self._dtype is not None:
+            cfg["dtype"] = self._dtype
+        if self._declared_input_shape is not None:
+            cfg["batch_input_shape"] = list(self._declared_input_shape)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ---- calling ---------------------------------------------------------------------------
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+            self.built = True
+            if self._build_input_shape is None:
+                self._build_input_shape = input_shape
+
+    def __call__(self, inputs, *args, **kwargs):
+        tensor_kwargs = {k: v for k, v in kwargs.items() if k != "mask" and is_symbolic(v)}
+        if is_symbolic(inputs) or tensor_kwargs:
+            return self._symbolic_call(inputs, tensor_kwargs,
+                                       {k: v for k, v in kwargs.items() if k not in tensor_kwargs})
+        self._maybe_build(shape_of(inputs))
+        return self.forward(inputs, *args, **kwargs)
+
+    def _symbolic_call(self, inputs, tensor_kwargs, other_kwargs):
+        self._maybe_build(shape_of(inputs))
+        out_shape = self.compute_output_shape(shape_of(inputs))
+        flat_in = flatten(inputs)
+        for k in sorted(tensor_kwargs):
+            flat_in += flatten(tensor_kwargs[k])
+        structure = {
+            "inputs": _structure_of(inputs),
+            "tensor_kwargs": {k: _structure_of(v) for k, v in sorted(tensor_kwargs.items())},
+        }
+        other_kwargs.pop("mask", None)
+        node = Node(self, flat_in, structure, other_kwargs)
+        out_dtype = self._output_dtype(inputs)
+        if isinstance(out_shape, list):
+            outs = [SymbolicTensor(s, out_dtype, node, i) for i, s in enumerate(out_shape)]
+            node.outputs = outs
+            return outs
+        out = SymbolicTensor(out_shape, out_dtype, node, 0)
+        node.outputs = [out]
+        return out
+
+    def _output_dtype(self, inputs):
+        return self.dtype
+
+    # ---- errors ----------------------------------------------------------------------------
+    def _check_rank(self, x, ranks, what="input"):
+        """Raise a ValueError naming this layer when ``x.ndim`` is not one of ``ranks``."""
+        ranks = (ranks,) if isinstance(ranks, int) else tuple(ranks)
+        if np.ndim(x) not in ranks:
+            want = " or ".join(str(r) for r in ranks)
+            raise ValueError(
+                f"{self.name}: expected {what} of rank {want}, got rank {np.ndim(x)} "
+                f"(shape {np.shape(x)})"
+            )
+
+    def _check_last_dim(self, x, expected, what="input"):
+        if np.shape(x)[-1] != expected:
+            raise ValueError(
+                f"{self.name}: expected {what} with {expected} features, got {np.shape(x)[-1]} "
+                f"({what} shape {np.shape(x)})"
+            )
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name} built={self.built}>"
+
+
+def _structure_of(x):
+    """Nested lists of None in the shape of ``x`` (the leaves are filled from node.inputs)."""
+    if isinstance(x, (list, tuple)):
+        return [_structure_of(t) for t in x]
+    return None
+
+
+def rebuild(structure, leaves):
+    """Fill a structure from :func:`_structure_of` with ``leaves`` (consumed in order)."""
+    it = iter(leaves)
+
+    def fill(s):
+        if isinstance(s, list):
+            return [fill(t) for t in s]
+        return next(it)
+
+    return fill(structure)
