@@ -39,20 +39,24 @@ def _flat(y):
 
 
 def check_layer_gradients(layer, x, forward_kwargs=None, grad_args=(), seed=0, eps=1e-6,
-                          rtol=1e-6, atol=1e-8, check_input=True):
+                          rtol=1e-6, atol=1e-8, check_input=True, reset=None):
     """Compare ``layer.backward`` with central differences for weights, ``x`` and ``grad_args``.
 
     ``forward_kwargs`` go to ``layer.forward`` (``training``, ``mask``, ``initial_state``...).
     ``grad_args`` names keys of ``forward_kwargs`` whose arrays (or lists of arrays) get checked
     too; their gradients are the extra entries ``backward`` returns after ``dx``.
-    Randomness inside forward (dropout) must be seeded so that every call draws the same masks.
+    Randomness inside forward (dropout) must repeat: ``reset()``, when given, is called before
+    every forward (for instance to reseed the layer's generator).
     """
     forward_kwargs = dict(forward_kwargs or {})
+    reset = reset or (lambda: None)
     rng = np.random.default_rng(seed)
+    reset()
     y = _flat(layer.forward(x, **forward_kwargs))
     w_out = [rng.standard_normal(np.shape(t)) for t in y]
 
     def loss():
+        reset()
         outs = _flat(layer.forward(x, **forward_kwargs))
         return float(sum(np.sum(w * o) for w, o in zip(w_out, outs)))
 

@@ -1,0 +1,92 @@
+"""Long Short-Term Memory layer (Hochreiter & Schmidhuber, 1997), Keras's ``LSTM``.
+
+    i = sigma(x_t W_i + h_prev U_i + b_i)          input gate
+    f = sigma(x_t W_f + h_prev U_f + b_f)          forget gate
+    g = tanh (x_t W_c + h_prev U_c + b_c)          candidate cell
+    o = sigma(x_t W_o + h_prev U_o + b_o)          output gate
+    c_t = f * c_prev + i * g
+    h_t = o * tanh(c_t)
+
+Weights in Keras layout (``get_weights`` order): kernel (I, 4H), recurrent_kernel (H, 4H),
+bias (4H,), gate blocks in the order i, f, c, o. PyTorch's ``nn.LSTM`` has the same gate order
+with transposed weights and two biases whose sum is ours. ``unit_forget_bias=True`` (the default)
+starts the forget-gate bias at 1. The recurrence and its BPTT are in
+:mod:`rnnkit.kernels.lstm`.
+
+>>> import numpy as np
+>>> from rnnkit.layers.lstm import LSTM
+>>> lstm = LSTM(4, return_sequences=True, return_state=True, seed=0)
+>>> y, h, c = lstm(np.ones((2, 5, 3), dtype="float32"))
+>>> y.shape, h.shape, c.shape, lstm.count_params()
+((2, 5, 4), (2, 4), (2, 4), 128)
+"""
+
+import numpy as np
+
+from .. import activations, initializers
+from ..kernels.lstm import lstm_backward, lstm_forward
+from .recurrent import Recurrent
+
+
+class _UnitForgetBias(initializers.Initializer):
+    """Keras's LSTM bias start: ``bias_initializer`` everywhere except ones for the forget gate."""
+
+    def __init__(self, base, units):
+        super().__init__(None)
+        self.base, self.units = base, units
+
+    def __call__(self, shape, dtype=None):
+        H = self.units
+        return np.concatenate([
+            self.base((H,), dtype), np.ones((H,), dtype=dtype), self.base((2 * H,), dtype)
+        ])
+
+
+class LSTM(Recurrent):
+    """LSTM layer. Arguments, defaults and weight layout as ``keras.layers.LSTM``.
+
+    Args:
+        units: H, the size of h_t and c_t.
+        activation: for the candidate g and for c_t (tanh).
+        recurrent_activation: for the gates i, f, o (sigmoid).
+        use_bias, kernel_initializer, recurrent_initializer, bias_initializer: as Keras.
+        unit_forget_bias: start the forget-gate bias at 1 (True).
+        dropout, recurrent_dropout: fractions dropped from x_t and from h_prev in the recurrent
+            product, with masks fixed over the sequence, only when training.
+        return_sequences, return_state, go_backwards: as Keras.
+        seed: int seed (or numpy Generator) for the dropout masks.
+    """
+
+    n_gates = 4
+    state_names = ("h", "c")
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
+                 unit_forget_bias=True, **kwargs):
+        super().__init__(units, activation=activation, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.unit_forget_bias = unit_forget_bias
+
+    def _bias_init(self):
+        if self.unit_forget_bias:
+            return _UnitForgetBias(self.bias_initializer, self.units)
+        return self.bias_initializer
+
+    def _kernel_forward(self, xw, states0, mask, rec_dropout):
+        h_seq, h_T, c_T, cache = lstm_forward(
+            xw, self.recurrent_kernel.value, states0[0], states0[1], mask, rec_dropout,
+            self.activation, self.recurrent_activation,
+        )
+        return h_seq, [h_T, c_T], cache
+
+    def _kernel_backward(self, dh_seq, d_states, cache):
+        dxw, dW_hh, dh0, dc0 = lstm_backward(dh_seq, d_states[0], d_states[1], cache)
+        self.recurrent_kernel.grad += dW_hh
+        return dxw, [dh0, dc0]
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(
+            recurrent_activation=activations.serialize(self.recurrent_activation),
+            unit_forget_bias=self.unit_forget_bias,
+        )
+        return cfg

@@ -1,0 +1,272 @@
+"""The time-loop layer shared by SimpleRNN, LSTM and GRU.
+
+A recurrent layer here is the Keras ``RNN`` layer fused with its cell. This base class does all
+the work that does not depend on the cell:
+
+* checks the input (B, T, I), the mask (B, T) and ``initial_state`` (a list of (B, H) arrays);
+* draws the dropout masks (one (B, I) input mask and one (B, H) recurrent mask per call, fixed
+  over time, only when ``training=True``);
+* reverses time for ``go_backwards`` (the output sequence stays in processing order, as Keras);
+* computes the input projection for every step at once, ``xw = x @ W_ih + b`` (T, B, G*H),
+  calls the cell's kernel for the recurrence, and after BPTT computes ``dW_ih = X^T dxw``,
+  ``db = sum(dxw)`` and ``dx = dxw W_ih^T`` as single matrix products;
+* picks the outputs: the last output or the whole sequence, plus the final states.
+
+A cell subclass provides ``n_gates`` and ``state_names``, ``_build_cell(input_dim)`` (creates
+kernel (I, G*H), recurrent_kernel (H, G*H) and the bias), ``_input_bias()``,
+``_kernel_forward(xw, states0, mask, rec_dropout)`` and ``_kernel_backward(dh_seq, d_states,
+cache)`` which adds the recurrent weight gradients and returns ``(dxw, d_states0)``.
+
+Masked steps (``mask[b, t]`` False) carry the state through unchanged; their output is the
+carried state, or zeros with ``zero_output_for_mask=True`` (what Bidirectional uses).
+"""
+
+import numpy as np
+
+from .. import activations, initializers
+from ..random import make_rng
+from .base import Layer
+
+
+class Recurrent(Layer):
+    """Base of the recurrent layers; see the module docstring for what a cell must provide."""
+
+    n_gates = 1
+    state_names = ("h",)
+
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0,
+                 return_sequences=False, return_state=False, go_backwards=False,
+                 unroll=False, zero_output_for_mask=False, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"{self.name}: units must be a positive integer, got {units!r}")
+        for what, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= p < 1.0:
+                raise ValueError(f"{self.name}: {what} must be in [0, 1), got {p!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.go_backwards = go_backwards
+        self.unroll = unroll  # accepted for Keras compatibility; the loop is never unrolled
+        self.zero_output_for_mask = zero_output_for_mask
+        self.seed = seed
+        self._rng = make_rng(seed)
+
+    # ---- shapes and weights --------------------------------------------------------------
+    @property
+    def state_size(self):
+        return [self.units] * len(self.state_names)
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"{self.name}: expected input of rank 3 (batch, time, features), "
+                f"got shape {tuple(input_shape)}"
+            )
+        if input_shape[-1] is None:
+            raise ValueError(f"{self.name}: the feature size of the input must be known")
+        self._build_cell(int(input_shape[-1]))
+        super().build(input_shape)
+
+    def _build_cell(self, input_dim):
+        G = self.n_gates * self.units
+        self.kernel = self.add_weight("kernel", (input_dim, G), self.kernel_initializer)
+        self.recurrent_kernel = self.add_weight(
+            "recurrent_kernel", (self.units, G), self.recurrent_initializer
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight("bias", self._bias_shape(), self._bias_init())
+
+    def _bias_shape(self):
+        return (self.n_gates * self.units,)
+
+    def _bias_init(self):
+        return self.bias_initializer
+
+    def _input_bias(self):
+        """The bias added to the input projection (G*H,), or None."""
+        return self.bias.value if self.bias is not None else None
+
+    def _add_bias_grad(self, dxw_sum):
+        """Accumulate the bias gradient from ``sum over t, b of dxw`` (G*H,)."""
+        if self.bias is not None:
+            self.bias.grad += dxw_sum
+
+    def compute_output_shape(self, input_shape):
+        B, T = input_shape[0], input_shape[1]
+        out = (B, T, self.units) if self.return_sequences else (B, self.units)
+        if self.return_state:
+            return [out] + [(B, self.units)] * len(self.state_names)
+        return out
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        out_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [out_mask] + [None] * len(self.state_names)
+        return out_mask
+
+    # ---- checks ----------------------------------------------------------------------------
+    def _check_inputs(self, x, mask, initial_state):
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{self.name}: expected a numeric input array, got dtype {x.dtype}")
+        self._check_rank(x, 3, "input (batch, time, features)")
+        self._maybe_build(x.shape)
+        self._check_last_dim(x, self.kernel.shape[0])
+        x = np.asarray(x, dtype=self.dtype)
+        B, T, _ = x.shape
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.shape != (B, T):
+                raise ValueError(
+                    f"{self.name}: expected a mask of shape {(B, T)} (batch, time), "
+                    f"got {mask.shape}"
+                )
+            mask = mask.astype(bool)
+        n = len(self.state_names)
+        if initial_state is None:
+            states = [np.zeros((B, self.units), dtype=self.dtype) for _ in range(n)]
+        else:
+            if not isinstance(initial_state, (list, tuple)):
+                initial_state = [initial_state]
+            if len(initial_state) != n:
+                raise ValueError(
+                    f"{self.name}: expected {n} initial state array(s) "
+                    f"({', '.join(self.state_names)}), got {len(initial_state)}"
+                )
+            states = []
+            for name, s in zip(self.state_names, initial_state):
+                s = np.asarray(s, dtype=self.dtype)
+                if s.shape != (B, self.units):
+                    raise ValueError(
+                        f"{self.name}: expected initial state {name} of shape "
+                        f"{(B, self.units)}, got {s.shape}"
+                    )
+                states.append(s)
+        return x, mask, states
+
+    def _dropout_mask(self, shape, rate):
+        keep = self._rng.random(shape) >= rate
+        return (keep / (1.0 - rate)).astype(self.dtype)
+
+    # ---- forward and backward --------------------------------------------------------------
+    def forward(self, x, training=False, mask=None, initial_state=None):
+        """Run the layer over a batch of sequences.
+
+        Args:
+            x: (B, T, I) inputs.
+            training: apply dropout and recurrent_dropout when True.
+            mask: optional (B, T) bool, False at padded steps.
+            initial_state: optional list of (B, H) arrays, one per state (h; h and c for LSTM).
+
+        Returns:
+            (B, H), or (B, T, H) with ``return_sequences``; with ``return_state`` a list
+            ``[output, *final_states]``.
+        """
+        x, mask, states0 = self._check_inputs(x, mask, initial_state)
+        B, T, I = x.shape
+        in_drop = rec_drop = None
+        if training and self.dropout > 0:
+            in_drop = self._dropout_mask((B, I), self.dropout)
+        if training and self.recurrent_dropout > 0:
+            rec_drop = self._dropout_mask((B, self.units), self.recurrent_dropout)
+
+        x_tm = x.transpose(1, 0, 2)                        # (T, B, I), time-major
+        mask_tm = None if mask is None else mask.T         # (T, B)
+        if self.go_backwards:
+            x_tm = x_tm[::-1]
+            mask_tm = None if mask_tm is None else mask_tm[::-1]
+        x_in = x_tm if in_drop is None else x_tm * in_drop
+        x_in = np.ascontiguousarray(x_in).reshape(T * B, I)
+        xw = x_in @ self.kernel.value                       # (T*B, G*H), all steps at once
+        b = self._input_bias()
+        if b is not None:
+            xw += b
+        xw = xw.reshape(T, B, -1)
+
+        h_seq, states, kcache = self._kernel_forward(xw, states0, mask_tm, rec_drop)
+
+        if self.return_sequences:
+            out = h_seq.transpose(1, 0, 2)                  # (B, T, H), processing order
+            if self.zero_output_for_mask and mask_tm is not None:
+                out = out * mask_tm.T[:, :, None]
+        else:
+            out = states[0]
+        self._cache = (x_in, in_drop, mask_tm, kcache, (B, T, I), initial_state is not None)
+        if self.return_state:
+            return [out] + list(states)
+        return out
+
+    def backward(self, dy):
+        """BPTT: returns dx (B, T, I), or ``[dx, *d_initial_states]`` when initial_state was given.
+
+        ``dy`` is the gradient of the output, or with ``return_state`` a list
+        ``[d_output, *d_final_states]`` in which any entry may be None.
+        """
+        if self._cache is None:
+            raise RuntimeError(f"{self.name}: backward() called before forward()")
+        x_in, in_drop, mask_tm, kcache, (B, T, I), had_state = self._cache
+        n = len(self.state_names)
+        if self.return_state:
+            dy_out, d_states = dy[0], list(dy[1:])
+        else:
+            dy_out, d_states = dy, [None] * n
+        d_states = [None if d is None else np.asarray(d, dtype=self.dtype) for d in d_states]
+
+        dh_seq = np.zeros((T, B, self.units), dtype=self.dtype)
+        if dy_out is not None:
+            dy_out = np.asarray(dy_out, dtype=self.dtype)
+            if self.return_sequences:
+                dh_seq = np.ascontiguousarray(dy_out.transpose(1, 0, 2))
+                if self.zero_output_for_mask and mask_tm is not None:
+                    dh_seq = dh_seq * mask_tm[:, :, None]
+            else:
+                d_states[0] = dy_out if d_states[0] is None else d_states[0] + dy_out
+
+        dxw, d_states0 = self._kernel_backward(dh_seq, d_states, kcache)
+
+        dxw2 = dxw.reshape(T * B, -1)
+        self.kernel.grad += x_in.T @ dxw2                    # dW_ih = X^T dxw
+        self._add_bias_grad(dxw2.sum(axis=0))                # db = sum over steps and batch
+        dx_tm = (dxw2 @ self.kernel.value.T).reshape(T, B, I)  # dx = dxw W_ih^T
+        if in_drop is not None:
+            dx_tm *= in_drop
+        if self.go_backwards:
+            dx_tm = dx_tm[::-1]
+        dx = np.ascontiguousarray(dx_tm.transpose(1, 0, 2))
+        if had_state:
+            return [dx] + list(d_states0)
+        return dx
+
+    # ---- config ----------------------------------------------------------------------------
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(
+            units=self.units,
+            activation=activations.serialize(self.activation),
+            use_bias=self.use_bias,
+            kernel_initializer=initializers.serialize(self.kernel_initializer),
+            recurrent_initializer=initializers.serialize(self.recurrent_initializer),
+            bias_initializer=initializers.serialize(self.bias_initializer),
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            return_sequences=self.return_sequences,
+            return_state=self.return_state,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+            zero_output_for_mask=self.zero_output_for_mask,
+            seed=self.seed if not isinstance(self.seed, np.random.Generator) else None,
+        )
+        return cfg
