@@ -215,12 +215,16 @@ _BY_NAME = {
     "variance_scaling": VarianceScaling,
 }
 _NAME_OF = {cls: name for name, cls in _BY_NAME.items()}
+# Keras aliases, added after _NAME_OF so that serialize keeps the canonical names
+_BY_NAME.update({"uniform": RandomUniform, "normal": RandomNormal})
 
 
 def get(identifier):
     """An initializer from a name, an instance, a ``{"class_name", "config"}`` dict or a callable."""
     if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier]()
     if isinstance(identifier, dict) and identifier.get("class_name") in _BY_NAME:
