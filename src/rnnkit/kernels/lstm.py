@@ -79,12 +79,13 @@ def lstm_forward(xw, W_hh, h0, c0, mask=None, rec_dropout=None,
     return h_all[1:], h_all[T].copy(), c_all[T].copy(), cache
 
 
-def lstm_backward(dh_seq, dh_T, dc_T, cache):
+def lstm_backward(dh_seq, dh_T, dc_T, cache, dh_trace=None):
     """Backpropagation through time for :func:`lstm_forward`.
 
     Args:
         dh_seq: (T, B, H) gradient of the loss with respect to every output ``h_t``.
         dh_T, dc_T: (B, H) gradients with respect to the final states, or None.
+        dh_trace: optional (T, B, H) array that receives the total dL/dh_t of every step.
         cache: what :func:`lstm_forward` returned.
 
     Returns:
@@ -99,6 +100,8 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache):
 
     for t in reversed(range(T)):
         dh = dh + dh_seq[t]
+        if dh_trace is not None:               # dL/dh_t in full, for diagnostics
+            dh_trace[t] = dh
         if mask is not None:                   # a padded step passes its gradient straight on
             m = mask[t][:, None]
             dh_skip, dc_skip = np.where(m, 0, dh), np.where(m, 0, dc)

@@ -63,12 +63,13 @@ def simple_rnn_forward(xw, W_hh, h0, mask=None, rec_dropout=None, activation=act
     return h_all[1:], h_all[T].copy(), cache
 
 
-def simple_rnn_backward(dh_seq, dh_T, cache):
+def simple_rnn_backward(dh_seq, dh_T, cache, dh_trace=None):
     """Backpropagation through time for :func:`simple_rnn_forward`.
 
     Args:
         dh_seq: (T, B, H) gradient of the loss with respect to every output ``h_t``.
         dh_T: (B, H) gradient with respect to the final state, or None.
+        dh_trace: optional (T, B, H) array that receives the total dL/dh_t of every step.
         cache: what :func:`simple_rnn_forward` returned.
 
     Returns:
@@ -81,6 +82,8 @@ def simple_rnn_backward(dh_seq, dh_T, cache):
 
     for t in reversed(range(T)):
         dh = dh + dh_seq[t]
+        if dh_trace is not None:               # dL/dh_t in full, for diagnostics
+            dh_trace[t] = dh
         if mask is not None:                   # a padded step passes its gradient straight on
             m = mask[t][:, None]
             dh_skip = np.where(m, 0, dh)

@@ -80,7 +80,7 @@ class GRU(Recurrent):
         return h_seq, [h_T], cache
 
     def _kernel_backward(self, dh_seq, d_states, cache):
-        dxw, dW_hh, db_hh, dh0 = gru_backward(dh_seq, d_states[0], cache)
+        dxw, dW_hh, db_hh, dh0 = gru_backward(dh_seq, d_states[0], cache, self._dh_trace(dh_seq))
         self.recurrent_kernel.grad += dW_hh
         if db_hh is not None:
             self.bias.grad[1] += db_hh

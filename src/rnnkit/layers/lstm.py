@@ -79,7 +79,8 @@ class LSTM(Recurrent):
         return h_seq, [h_T, c_T], cache
 
     def _kernel_backward(self, dh_seq, d_states, cache):
-        dxw, dW_hh, dh0, dc0 = lstm_backward(dh_seq, d_states[0], d_states[1], cache)
+        dxw, dW_hh, dh0, dc0 = lstm_backward(dh_seq, d_states[0], d_states[1], cache,
+                                             self._dh_trace(dh_seq))
         self.recurrent_kernel.grad += dW_hh
         return dxw, [dh0, dc0]
 

@@ -60,6 +60,11 @@ class Recurrent(Layer):
         self.zero_output_for_mask = zero_output_for_mask
         self.seed = seed
         self._rng = make_rng(seed)
+        # Diagnostics: when True, backward() keeps dL/dh_t of every step in self.state_grads
+        # (B, T, H), in input time order (see rnnkit.diagnostics).
+        self.record_state_grads = False
+        self.state_grads = None
+        self._trace = None
 
     # ---- shapes and weights --------------------------------------------------------------
     @property
@@ -157,6 +162,11 @@ class Recurrent(Layer):
                 states.append(s)
         return x, mask, states
 
+    def _dh_trace(self, dh_seq):
+        """A buffer for the kernel to write dL/dh_t into, when recording (else None)."""
+        self._trace = np.empty_like(dh_seq) if self.record_state_grads else None
+        return self._trace
+
     def _dropout_mask(self, shape, rate):
         keep = self._rng.random(shape) >= rate
         return (keep / (1.0 - rate)).astype(self.dtype)
@@ -236,6 +246,10 @@ class Recurrent(Layer):
                 d_states[0] = dy_out if d_states[0] is None else d_states[0] + dy_out
 
         dxw, d_states0 = self._kernel_backward(dh_seq, d_states, kcache)
+        if self._trace is not None:
+            trace = self._trace[::-1] if self.go_backwards else self._trace
+            self.state_grads = np.ascontiguousarray(trace.transpose(1, 0, 2))
+            self._trace = None
 
         dxw2 = dxw.reshape(T * B, -1)
         self.kernel.grad += x_in.T @ dxw2                    # dW_ih = X^T dxw

@@ -45,6 +45,7 @@ class SimpleRNN(Recurrent):
         return h_seq, [h_T], cache
 
     def _kernel_backward(self, dh_seq, d_states, cache):
-        dxw, dW_hh, dh0 = simple_rnn_backward(dh_seq, d_states[0], cache)
+        dxw, dW_hh, dh0 = simple_rnn_backward(dh_seq, d_states[0], cache,
+                                                    self._dh_trace(dh_seq))
         self.recurrent_kernel.grad += dW_hh
         return dxw, [dh0]
