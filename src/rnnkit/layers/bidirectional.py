@@ -84,8 +84,12 @@ class Bidirectional(Layer):
             )
         self.forward_layer = _copy_layer(layer, "forward_" + _removeprefix(layer.name, "forward_"))
         if backward_layer is None:
+            seed = getattr(layer, "seed", None)
+            # a different dropout stream for the backward direction, still reproducible
+            extra = {"seed": seed + 1} if isinstance(seed, int) else {}
             backward_layer = _copy_layer(
-                layer, "backward_" + _removeprefix(layer.name, "backward_"), go_backwards=True
+                layer, "backward_" + _removeprefix(layer.name, "backward_"), go_backwards=True,
+                **extra,
             )
         self.backward_layer = backward_layer
         self._check_pair()
