@@ -24,7 +24,7 @@ import re
 import numpy as np
 
 from .. import config, initializers
-from .symbolic import Node, SymbolicTensor, flatten, is_symbolic
+from .symbolic import Node, SymbolicTensor, flatten, is_symbolic, pack, structure_of
 from .weight import Weight
 
 _name_counts = {}
@@ -69,6 +69,7 @@ class Layer:
         self.built = False
         self._build_input_shape = None
         self._cache = None
+        self._inbound_nodes = []  # every symbolic call of this layer, in call order
         # Keras lets the first layer of a Sequential say its input shape.
         if batch_input_shape is not None:
             self._declared_input_shape = tuple(batch_input_shape)
@@ -210,10 +211,34 @@ class Layer:
         if isinstance(out_shape, list):
             outs = [SymbolicTensor(s, out_dtype, node, i) for i, s in enumerate(out_shape)]
             node.outputs = outs
-            return outs
-        out = SymbolicTensor(out_shape, out_dtype, node, 0)
-        node.outputs = [out]
-        return out
+            node.multi_output = True
+        else:
+            outs = SymbolicTensor(out_shape, out_dtype, node, 0)
+            node.outputs = [outs]
+        self.__dict__.setdefault("_inbound_nodes", []).append(node)
+        return outs
+
+    # ---- the functional graph ---------------------------------------------------------------
+    def _node_attribute(self, what):
+        nodes = self.__dict__.get("_inbound_nodes") or []
+        if not nodes:
+            raise AttributeError(f"{self.name}: the layer has never been called on symbolic "
+                                 f"tensors, so it has no {what}")
+        node = nodes[0]
+        if what == "input":
+            inputs, _ = node.unflatten(node.inputs)
+            return inputs
+        return node.outputs if node.multi_output else node.outputs[0]
+
+    @property
+    def input(self):
+        """The symbolic input of this layer's first call (Keras's ``layer.input``)."""
+        return self._node_attribute("input")
+
+    @property
+    def output(self):
+        """The symbolic output(s) of this layer's first call (Keras's ``layer.output``)."""
+        return self._node_attribute("output")
 
     def _output_dtype(self, inputs):
         return self.dtype
@@ -240,20 +265,9 @@ class Layer:
         return f"<{type(self).__name__} name={self.name} built={self.built}>"
 
 
-def _structure_of(x):
-    """Nested lists of None in the shape of ``x`` (the leaves are filled from node.inputs)."""
-    if isinstance(x, (list, tuple)):
-        return [_structure_of(t) for t in x]
-    return None
+_structure_of = structure_of  # kept under its first name
 
 
 def rebuild(structure, leaves):
-    """Fill a structure from :func:`_structure_of` with ``leaves`` (consumed in order)."""
-    it = iter(leaves)
-
-    def fill(s):
-        if isinstance(s, list):
-            return [fill(t) for t in s]
-        return next(it)
-
-    return fill(structure)
+    """Fill a structure from :func:`structure_of` with ``leaves`` (consumed in order)."""
+    return pack(structure, iter(leaves))

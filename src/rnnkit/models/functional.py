@@ -1,0 +1,397 @@
+"""The functional ``Model``: a graph of layer calls from ``Input`` tensors to outputs.
+
+Calling a layer on symbolic tensors records a ``Node``; ``Model(inputs, outputs)`` walks those
+nodes back from ``outputs`` to ``inputs`` and keeps the ones it needs, in an order where every
+node comes after the nodes it reads from. ``forward`` runs them in that order; ``backward`` runs
+their ``backward`` in reverse, adding up the gradient of a tensor read by several nodes::
+
+    >>> import numpy as np
+    >>> from rnnkit.layers import Dense, Input
+    >>> from rnnkit.models import Model
+    >>> x = Input((4,)); y = Dense(2)(x)
+    >>> model = Model(x, y)
+    >>> out = model.forward(np.ones((3, 4)))                 # (3, 2)
+    >>> dx = model.backward(np.ones_like(out))               # (3, 4); weight grads filled
+
+What the graph may hold:
+  * several inputs and outputs (``forward`` takes and returns lists);
+  * a layer called at several places: one set of weights, its gradients summed (each call's
+    cache is kept and put back into ``layer._cache`` before that call's backward);
+  * a layer's extra outputs (``return_state``) passed to another layer as ``initial_state``;
+  * masks, computed per call with ``layer.compute_mask`` and handed to the next calls;
+  * layers whose calls belong to different models (an inference model built from the trained
+    layers of another): each model walks only the calls that lie between its inputs and outputs.
+
+The order of ``model.layers`` and the node indices in ``get_config``/``summary`` follow Keras
+(``_map_graph_network``): by depth from the outputs, deepest first, ties in traversal order.
+"""
+
+import collections
+
+import numpy as np
+
+from ..layers.base import Layer, unique_name
+from ..layers.input_layer import InputLayer
+from ..layers.registry import get_layer_class
+from ..layers.symbolic import SymbolicTensor, flatten
+from .summary import print_summary
+
+
+def _map_graph(inputs, outputs):
+    """Nodes between ``inputs`` and ``outputs``: topological order, depths, ordered layers."""
+    input_ids = {id(t) for t in inputs}
+    finished, in_progress = set(), set()
+    ordered, layer_indices = [], {}
+
+    def visit(tensor):
+        node = tensor.node
+        if node in finished:
+            return
+        if node in in_progress:
+            raise ValueError(f"the tensor {tensor} at layer {node.layer.name!r} is part of a cycle")
+        if node.is_input and id(tensor) not in input_ids:
+            raise ValueError(
+                f"graph disconnected: cannot obtain the value of {tensor} (the output of "
+                f"{node.layer.name!r}); it is not among the model's inputs "
+                f"{[t.node.layer.name for t in inputs]}")
+        layer_indices.setdefault(node.layer, len(layer_indices))
+        in_progress.add(node)
+        for t in node.inputs:
+            visit(t)
+        in_progress.discard(node)
+        finished.add(node)
+        ordered.append(node)
+
+    for t in outputs:
+        visit(t)
+
+    # Depth: 0 for the nodes making outputs, else 1 + the depth of the deepest node reading it.
+    node_depth, layer_depth = {}, {}
+    for node in reversed(ordered):
+        depth = max(node_depth.setdefault(node, 0), layer_depth.get(node.layer, 0))
+        layer_depth[node.layer] = depth
+        node_depth[node] = depth
+        for parent in node.parents:
+            node_depth[parent] = max(depth + 1, node_depth.get(parent, 0))
+    for t in inputs:                         # inputs no output depends on: kept, at depth 0
+        if t.node.layer not in layer_depth:
+            layer_depth[t.node.layer] = 0
+            layer_indices[t.node.layer] = -1
+            node_depth[t.node] = 0
+
+    nodes_by_depth = collections.defaultdict(list)
+    for node, depth in node_depth.items():
+        nodes_by_depth[depth].append(node)
+    layers_by_depth = collections.defaultdict(list)
+    for layer, depth in layer_depth.items():
+        layers_by_depth[depth].append(layer)
+    layers = []
+    for depth in sorted(layers_by_depth, reverse=True):
+        layers.extend(sorted(layers_by_depth[depth], key=lambda lay: layer_indices[lay]))
+
+    names = [layer.name for layer in layers]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"the name {name!r} is used {names.count(name)} times in the model; "
+                             f"all layer names should be unique")
+    return ordered, dict(nodes_by_depth), layers
+
+
+def _add_grad(grads, tensor, g):
+    key = id(tensor)
+    grads[key] = g if key not in grads else grads[key] + g
+
+
+class Model(Layer):
+    """A graph of layers from ``inputs`` (``Input`` tensors) to ``outputs`` (tensors).
+
+    Args:
+        inputs: an ``Input`` tensor or a list of them.
+        outputs: a tensor or a list of tensors computed from ``inputs``.
+        name: the model's name (default "functional", "functional_1", ... as in Keras 3).
+    """
+
+    def __init__(self, inputs, outputs, name=None, trainable=True):
+        super().__init__(name=name or unique_name("functional"), trainable=trainable)
+        self._inputs_are_list = isinstance(inputs, (list, tuple))
+        self._outputs_are_list = isinstance(outputs, (list, tuple))
+        self.inputs = flatten(inputs)
+        self.outputs = flatten(outputs)
+        for what, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
+            for t in tensors:
+                if not isinstance(t, SymbolicTensor) or t.node is None:
+                    raise TypeError(f"{self.name}: {what} must be symbolic tensors (made by "
+                                    f"Input() and layer calls), got {type(t).__name__}")
+        if not self.inputs or not self.outputs:
+            raise ValueError(f"{self.name}: a model needs at least one input and one output")
+        for t in self.inputs:
+            if not t.node.is_input:
+                raise ValueError(f"{self.name}: model inputs must be tensors made by Input(); "
+                                 f"got an output of layer {t.node.layer.name!r}")
+        if len({id(t) for t in self.inputs}) != len(self.inputs):
+            raise ValueError(f"{self.name}: the same Input is given twice in inputs")
+        self._nodes, self._nodes_by_depth, self._layers = _map_graph(self.inputs, self.outputs)
+        self._node_set = set(self._nodes) | {t.node for t in self.inputs}
+        self.built = True
+
+    # ---- structure -------------------------------------------------------------------------
+    @property
+    def layers(self):
+        """The layers of the graph (InputLayers included), in Keras's order."""
+        return list(self._layers)
+
+    @property
+    def input(self):
+        return self.inputs if self._inputs_are_list else self.inputs[0]
+
+    @property
+    def output(self):
+        return self.outputs if self._outputs_are_list else self.outputs[0]
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name``, or at position ``index`` of ``layers``."""
+        layers = self.layers
+        if name is not None and index is not None:
+            raise ValueError(f"{self.name}: give a layer name or an index, not both "
+                             f"(got name={name!r}, index={index})")
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"{self.name}: asked for the layer at index {index}, but the "
+                                 f"model has only {len(layers)} layers")
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"{self.name}: no such layer: {name!r}. Existing layers are: "
+                             f"{[layer.name for layer in layers]}")
+        raise ValueError(f"{self.name}: get_layer needs a layer name or an index")
+
+    # ---- weights ---------------------------------------------------------------------------
+    @property
+    def weights(self):
+        """Every layer's weights in ``layers`` order, each once (shared layers are one layer)."""
+        out, seen = [], set()
+        for layer in self.layers:
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        out, seen = [], set()
+        for layer in self.layers:
+            for w in layer.trainable_weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"{self.name}: count_params() needs a built model; call "
+                             f"build(input_shape) first or give the first layer an input shape")
+        return int(sum(w.value.size for w in self.weights))
+
+    # ---- running ---------------------------------------------------------------------------
+    def _as_list(self, values, tensors, are_list, what):
+        """``values`` as a list aligned with ``tensors`` (a dict may be keyed by layer name)."""
+        n = len(tensors)
+        if isinstance(values, dict):
+            names = [t.node.layer.name for t in tensors]
+            unknown = sorted(set(values) - set(names))
+            if unknown or len(values) != n:
+                raise ValueError(f"{self.name}: {what} keyed by {sorted(values)}, expected the "
+                                 f"keys {names}")
+            return [values[k] for k in names]
+        if isinstance(values, (list, tuple)) and (are_list or n > 1):
+            if len(values) != n:
+                raise ValueError(f"{self.name}: expected {n} {what}, got {len(values)}")
+            return list(values)
+        if n != 1:
+            raise ValueError(f"{self.name}: expected a list of {n} {what}, got one array")
+        return [values]
+
+    def forward(self, inputs, training=False, mask=None):
+        """Run the graph: an array (or a list, one per output) from the input array(s)."""
+        xs = self._as_list(inputs, self.inputs, self._inputs_are_list, "inputs")
+        masks_in = ([None] * len(xs) if mask is None else
+                    self._as_list(mask, self.inputs, self._inputs_are_list, "input masks"))
+        values, masks, caches = {}, {}, {}
+        for t, x, m in zip(self.inputs, xs, masks_in):
+            values[id(t)] = t.node.layer.check_input(x)
+            masks[id(t)] = m
+        for node in self._nodes:
+            if node.is_input:
+                continue
+            layer = node.layer
+            x, tensor_kwargs = node.unflatten([values[id(t)] for t in node.inputs])
+            in_mask, _ = node.unflatten([masks.get(id(t)) for t in node.inputs])
+            if all(m is None for m in flatten(in_mask)):
+                in_mask = None
+            kwargs = dict(node.kwargs)
+            if kwargs.get("training") is None:
+                kwargs["training"] = training
+            kwargs.update(tensor_kwargs)
+            y = layer.forward(x, mask=in_mask, **kwargs)
+            caches[node.id] = layer._cache
+            ys = list(y) if node.multi_output else [y]
+            if len(ys) != len(node.outputs) or (not node.multi_output and isinstance(y, list)):
+                raise ValueError(f"{layer.name}: forward returned {len(flatten(y))} outputs, "
+                                 f"but compute_output_shape promised {len(node.outputs)}")
+            out_masks = layer.compute_mask(x, in_mask)
+            out_masks = list(out_masks) if isinstance(out_masks, (list, tuple)) else [out_masks]
+            out_masks += [None] * (len(ys) - len(out_masks))
+            for t, v, m in zip(node.outputs, ys, out_masks):
+                values[id(t)] = v
+                masks[id(t)] = m
+        outs = [values[id(t)] for t in self.outputs]
+        out_masks = [masks.get(id(t)) for t in self.outputs]
+        self._cache = {"caches": caches, "output_mask":
+                       out_masks if self._outputs_are_list else out_masks[0]}
+        return outs if self._outputs_are_list else outs[0]
+
+    def backward(self, dys):
+        """Gradients of the inputs from the gradients of the outputs (None: no gradient).
+
+        Weight gradients are *added* into each weight's ``.grad``. Returns an array, or a list
+        aligned with the inputs; an input nothing differentiable reads from gets None.
+        """
+        if not self._cache:
+            raise RuntimeError(f"{self.name}: backward() needs a forward() first")
+        caches = self._cache["caches"]
+        dys = self._as_list(dys, self.outputs, self._outputs_are_list, "output gradients")
+        grads = {}
+        for t, dy in zip(self.outputs, dys):
+            if dy is not None:
+                _add_grad(grads, t, dy)
+        for node in reversed(self._nodes):
+            if node.is_input:
+                continue
+            douts = [grads.pop(id(t), None) for t in node.outputs]
+            if all(d is None for d in douts):
+                continue                     # nothing downstream of this call needs a gradient
+            layer = node.layer
+            layer._cache = caches[node.id]
+            dx = layer.backward(douts if node.multi_output else douts[0])
+            if dx is None:
+                continue                     # e.g. Embedding: integer inputs have no gradient
+            dx = list(dx) if isinstance(dx, (list, tuple)) else [dx]
+            if len(dx) != len(node.inputs):
+                raise ValueError(f"{layer.name}: backward returned {len(dx)} input gradients "
+                                 f"for a call with {len(node.inputs)} input tensors")
+            for t, g in zip(node.inputs, dx):
+                if g is not None:
+                    _add_grad(grads, t, g)
+        dxs = [grads.get(id(t)) for t in self.inputs]
+        return dxs if self._inputs_are_list else dxs[0]
+
+    def compute_output_shape(self, input_shape):
+        shapes = [t.shape for t in self.outputs]
+        return shapes if self._outputs_are_list else shapes[0]
+
+    def compute_mask(self, inputs, mask=None):
+        """The output mask(s) of the last forward (a model computes masks as it runs)."""
+        return self._cache["output_mask"] if self._cache else None
+
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        """Print the Keras (tf.keras 2) table of layers, output shapes and parameter counts."""
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+
+    # ---- config ----------------------------------------------------------------------------
+    def _node_indices(self):
+        """Each node of this model -> its index among this model's calls of its layer."""
+        index = {}
+        for layer in self._layers:
+            k = 0
+            for node in layer._inbound_nodes:
+                if node in self._node_set:
+                    index[node] = k
+                    k += 1
+        return index
+
+    def get_config(self):
+        """The graph as JSON: each layer's class, config and calls (``inbound_nodes``).
+
+        A call is ``{"inputs": ..., "tensor_kwargs": {...}, "kwargs": {...}}`` where a tensor is
+        written ``[layer name, node index, output index]`` (the node index counts only this
+        model's calls of that layer) and lists of inputs stay lists.
+        """
+        index = self._node_indices()
+
+        def ref(t):
+            return [t.node.layer.name, index[t.node], t.index]
+
+        layers = []
+        for layer in self._layers:
+            calls = []
+            for node in layer._inbound_nodes:
+                if node not in self._node_set or node.is_input:
+                    continue
+                inputs, tensor_kwargs = node.unflatten([ref(t) for t in node.inputs])
+                calls.append({"inputs": inputs, "tensor_kwargs": tensor_kwargs,
+                              "kwargs": dict(node.kwargs)})
+            layers.append({"class_name": type(layer).__name__, "name": layer.name,
+                           "config": layer.get_config(), "inbound_nodes": calls})
+        return {"name": self.name, "trainable": self.trainable, "layers": layers,
+                "input_layers": [ref(t) for t in self.inputs],
+                "output_layers": [ref(t) for t in self.outputs],
+                "inputs_are_list": self._inputs_are_list,
+                "outputs_are_list": self._outputs_are_list}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild the graph of :meth:`get_config` with new layers (weights not included)."""
+        created, queues, made = {}, {}, {}
+        for spec in config["layers"]:
+            layer = _deserialize(spec, custom_objects)
+            created[spec["name"]] = layer
+            queues[spec["name"]] = collections.deque(spec["inbound_nodes"])
+            if isinstance(layer, InputLayer):
+                made[(spec["name"], 0)] = layer._inbound_nodes[0].outputs
+        counts = collections.Counter()
+
+        def tensor(r):
+            return made[(r[0], r[1])][r[2]]
+
+        def resolve(structure):               # a reference is [layer name, node, tensor]
+            if isinstance(structure[0], str):
+                return tensor(structure)
+            return [resolve(s) for s in structure]
+
+        while any(queues.values()):
+            progressed = False
+            for spec in config["layers"]:
+                name, queue = spec["name"], queues[spec["name"]]
+                while queue:                  # a layer's calls are replayed in their order
+                    call = queue[0]
+                    try:
+                        inputs = resolve(call["inputs"])
+                        tensor_kwargs = {k: resolve(v) for k, v in call["tensor_kwargs"].items()}
+                    except KeyError:
+                        break                 # an input is made by a call not replayed yet
+                    out = created[name](inputs, **tensor_kwargs, **call["kwargs"])
+                    made[(name, counts[name])] = flatten(out)
+                    counts[name] += 1
+                    queue.popleft()
+                    progressed = True
+            if not progressed:
+                raise ValueError("from_config: the graph cannot be rebuilt (a call reads a "
+                                 "tensor that no call makes)")
+        inputs = [tensor(r) for r in config["input_layers"]]
+        outputs = [tensor(r) for r in config["output_layers"]]
+        return cls(inputs if config.get("inputs_are_list", True) else inputs[0],
+                   outputs if config.get("outputs_are_list", True) else outputs[0],
+                   name=config.get("name"), trainable=config.get("trainable", True))
+
+
+def _deserialize(spec, custom_objects=None):
+    """A new layer (or model) from ``{"class_name", "config"}``."""
+    layer_cls = get_layer_class(spec["class_name"], custom_objects)
+    if issubclass(layer_cls, Model):
+        return layer_cls.from_config(dict(spec["config"]), custom_objects=custom_objects)
+    return layer_cls.from_config(dict(spec["config"]))
