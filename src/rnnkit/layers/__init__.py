@@ -1,0 +1,25 @@
+"""Layers with Keras names, arguments and weight layouts, each with a hand-written backward."""
+
+from .activation import Activation
+from .base import Layer, clear_session
+from .bidirectional import Bidirectional
+from .dense import Dense
+from .dropout import Dropout
+from .embedding import Embedding
+from .flatten import Flatten
+from .gru import GRU
+from .input_layer import Input, InputLayer
+from .lstm import LSTM
+from .masking import Masking
+from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from .repeat_vector import RepeatVector
+from .simple_rnn import SimpleRNN
+from .time_distributed import TimeDistributed
+from .weight import Weight
+
+__all__ = [
+    "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
+    "Embedding", "Flatten", "GRU", "Input", "InputLayer", "LSTM", "Layer", "Masking", "Maximum",
+    "Minimum", "Multiply", "RepeatVector", "SimpleRNN", "Subtract", "TimeDistributed", "Weight",
+    "clear_session",
+]
