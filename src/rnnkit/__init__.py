@@ -1,5 +1,22 @@
-"""rnnkit: recurrent neural networks on the CPU, Keras-shaped and exact to PyTorch."""
+"""rnnkit: recurrent neural networks on the CPU, Keras-shaped and exact to PyTorch.
 
-from . import activations, config, initializers, random  # noqa: F401
+    >>> import rnnkit
+    >>> from rnnkit import layers
+    >>> model = rnnkit.Sequential([layers.Embedding(1000, 64), layers.LSTM(128), layers.Dense(10)])
+    >>> model.build((None, None)); model.count_params()
+    164106
+"""
+
+from . import activations, config, initializers, layers, random  # noqa: F401
+from .io.errors import FileFormatError
+from .io.saving import load_model
+from .layers import Input
+from .models import Model, Sequential
+from .training import callbacks, losses, metrics, optimizers  # noqa: F401
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "FileFormatError", "Input", "Model", "Sequential", "activations", "callbacks", "config",
+    "initializers", "layers", "load_model", "losses", "metrics", "optimizers", "random",
+]

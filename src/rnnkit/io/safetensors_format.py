@@ -53,7 +53,7 @@ def save(path, tensors, metadata=None):
     """Write ``{name: array}`` and a ``{str: str}`` metadata dict to ``path``."""
     header, offset, blobs = {}, 0, []
     for name, array in tensors.items():
-        a = np.ascontiguousarray(array)
+        a = np.asarray(array, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         code = _CODES.get(a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype)
         if code is None:
             raise TypeError(f"safetensors: cannot store {name!r} of dtype {a.dtype}")
@@ -157,6 +157,6 @@ def load(path, expected=None):
             if len(buf) != end - begin:
                 _fail(path, f"entry {name!r} is truncated")
             dt = np.dtype(_DTYPES[info["dtype"]]).newbyteorder("<")
-            tensors[name] = np.frombuffer(buf, dtype=dt).reshape(info["shape"]).astype(
+            tensors[name] = np.frombuffer(buf, dtype=dt).reshape(tuple(info["shape"])).astype(
                 dt.newbyteorder("="))
     return tensors, metadata

@@ -34,6 +34,7 @@ from ..layers.base import Layer, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.registry import get_layer_class
 from ..layers.symbolic import SymbolicTensor, flatten
+from ..training.trainer import TrainingMixin
 from .summary import print_summary
 
 
@@ -102,7 +103,7 @@ def _add_grad(grads, tensor, g):
     grads[key] = g if key not in grads else grads[key] + g
 
 
-class Model(Layer):
+class Model(TrainingMixin, Layer):
     """A graph of layers from ``inputs`` (``Input`` tensors) to ``outputs`` (tensors).
 
     Args:
@@ -297,6 +298,22 @@ class Model(Layer):
     def compute_mask(self, inputs, mask=None):
         """The output mask(s) of the last forward (a model computes masks as it runs)."""
         return self._cache["output_mask"] if self._cache else None
+
+    # ---- saving (rnnkit.io sits above models; imported when used) -----------------------------
+    def save(self, filepath):
+        """Architecture, weights and compile state in one safetensors file (no pickle)."""
+        from ..io.saving import save_model
+        save_model(self, filepath)
+
+    def save_weights(self, filepath):
+        """Only the weights, in one safetensors file."""
+        from ..io.saving import save_weights
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Copy weights saved by ``save_weights`` or ``save`` into this (built) model."""
+        from ..io.saving import load_weights
+        load_weights(self, filepath)
 
     def summary(self, line_length=None, positions=None, print_fn=None):
         """Print the Keras (tf.keras 2) table of layers, output shapes and parameter counts."""
