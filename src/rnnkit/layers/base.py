@@ -142,6 +142,24 @@ class Layer:
             raise ValueError(f"{self.name}: count_params() needs a built layer; call build() first")
         return int(sum(w.value.size for w in self.weights))
 
+    def iter_layers(self):
+        """This layer and every layer inside it (wrappers' and models' layers), depth first."""
+        yield self
+        for layer in self._sublayers:
+            yield from layer.iter_layers()
+
+    def reset_states(self):
+        """Forget the states that stateful recurrent layers inside this one carry between calls."""
+        for layer in self.iter_layers():
+            if layer is not self and hasattr(layer, "_reset_own_states"):
+                layer._reset_own_states()
+        if hasattr(self, "_reset_own_states"):
+            self._reset_own_states()
+
+    def reset_state(self):
+        """Keras 3 spelling of :meth:`reset_states`."""
+        self.reset_states()
+
     def zero_grad(self):
         """Set every weight's ``.grad`` to zero."""
         for w in self.weights:

@@ -19,6 +19,13 @@ cache)`` which adds the recurrent weight gradients and returns ``(dxw, d_states0
 
 Masked steps (``mask[b, t]`` False) carry the state through unchanged; their output is the
 carried state, or zeros with ``zero_output_for_mask=True`` (what Bidirectional uses).
+
+``stateful=True`` (Keras semantics): the final states of one call are the initial states of the
+next, sample ``i`` of a batch continuing sample ``i`` of the previous batch, so the batch size
+must stay the same; ``reset_states()`` starts again from zeros. The carried states are constants
+to the next call: no gradient crosses from one batch to the previous one, which is exactly
+truncated backpropagation through time when a long stream is fed window by window (see
+:mod:`rnnkit.training.tbptt`).
 """
 
 import numpy as np
@@ -38,7 +45,7 @@ class Recurrent(Layer):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0,
                  return_sequences=False, return_state=False, go_backwards=False,
-                 unroll=False, zero_output_for_mask=False, seed=None, **kwargs):
+                 stateful=False, unroll=False, zero_output_for_mask=False, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{self.name}: units must be a positive integer, got {units!r}")
@@ -56,6 +63,8 @@ class Recurrent(Layer):
         self.return_sequences = return_sequences
         self.return_state = return_state
         self.go_backwards = go_backwards
+        self.stateful = stateful
+        self.states = None  # with stateful=True: the final states of the last call, (B, H) each
         self.unroll = unroll  # accepted for Keras compatibility; the loop is never unrolled
         self.zero_output_for_mask = zero_output_for_mask
         self.seed = seed
@@ -141,7 +150,15 @@ class Recurrent(Layer):
                 )
             mask = mask.astype(bool)
         n = len(self.state_names)
-        if initial_state is None:
+        if initial_state is None and self.stateful and self.states is not None:
+            if self.states[0].shape[0] != B:
+                raise ValueError(
+                    f"{self.name}: this stateful layer carries states for a batch of "
+                    f"{self.states[0].shape[0]} sequences, got a batch of {B}; keep the batch "
+                    f"size fixed or call reset_states() first"
+                )
+            states = list(self.states)
+        elif initial_state is None:
             states = [np.zeros((B, self.units), dtype=self.dtype) for _ in range(n)]
         else:
             if not isinstance(initial_state, (list, tuple)):
@@ -161,6 +178,22 @@ class Recurrent(Layer):
                     )
                 states.append(s)
         return x, mask, states
+
+    def _reset_own_states(self, states=None):
+        """Back to zeros (``states=None``) or to the given arrays, one (B, H) per state."""
+        if states is None:
+            self.states = None
+            return
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        if len(states) != len(self.state_names) or any(
+                np.shape(s) != (np.shape(states[0])[0], self.units) for s in states):
+            raise ValueError(f"{self.name}: reset_states expects {len(self.state_names)} arrays "
+                             f"of shape (batch, {self.units}), got {[np.shape(s) for s in states]}")
+        self.states = [np.asarray(s, dtype=self.dtype).copy() for s in states]
+
+    def reset_states(self, states=None):
+        """Forget the carried states (stateful layers), or set them to ``states``."""
+        self._reset_own_states(states)
 
     def _dh_trace(self, dh_seq):
         """A buffer for the kernel to write dL/dh_t into, when recording (else None)."""
@@ -207,6 +240,8 @@ class Recurrent(Layer):
         xw = xw.reshape(T, B, -1)
 
         h_seq, states, kcache = self._kernel_forward(xw, states0, mask_tm, rec_drop)
+        if self.stateful:  # carried to the next call as constants: no gradient flows back
+            self.states = [s.copy() for s in states]
 
         if self.return_sequences:
             out = h_seq.transpose(1, 0, 2)                  # (B, T, H), processing order
@@ -279,6 +314,7 @@ class Recurrent(Layer):
             return_sequences=self.return_sequences,
             return_state=self.return_state,
             go_backwards=self.go_backwards,
+            stateful=self.stateful,
             unroll=self.unroll,
             zero_output_for_mask=self.zero_output_for_mask,
             seed=self.seed if not isinstance(self.seed, np.random.Generator) else None,

@@ -299,6 +299,11 @@ class Model(TrainingMixin, Layer):
         """The output mask(s) of the last forward (a model computes masks as it runs)."""
         return self._cache["output_mask"] if self._cache else None
 
+    def iter_layers(self):
+        yield self
+        for layer in self.layers:
+            yield from layer.iter_layers()
+
     # ---- saving (rnnkit.io sits above models; imported when used) -----------------------------
     def save(self, filepath):
         """Architecture, weights and compile state in one safetensors file (no pickle)."""

@@ -15,6 +15,7 @@ One training step, top to bottom::
     6. metrics.update_state(y, y_pred)
 """
 
+import contextlib
 import sys
 import time
 
@@ -123,9 +124,11 @@ class TrainingMixin:
         for k, _, m in self._metrics:
             m.update_state(ys[k], preds[k], sample_weight=sw, mask=masks[k])
 
-    def _train_step(self, xs, ys, sw):
+    def _train_step(self, xs, ys, sw, check=False):
         self.zero_grad()
         y_pred = self.forward(unwrap(xs), training=True)
+        if check:                     # before any weight changes
+            self._check_targets(ys, y_pred, "train_on_batch")
         loss, dy, preds, masks = self._loss_and_grads(ys, y_pred, sw)
         self.backward(dy)
         self.optimizer.apply(self.trainable_weights)
@@ -146,25 +149,22 @@ class TrainingMixin:
         return {prefix + name: float(m.result()) for _, name, m in self._metrics}
 
     # ---- checks before training ----------------------------------------------------------------
-    def _dry_run(self, xs, ys, where):
-        """Run one sample forward (no update) so that shape errors and bad labels show up
-        before any training step, with the layer's own message."""
-        y_pred = self.forward(unwrap(take(xs, slice(0, 1))), training=False)
+    def _dry_run(self, xs, ys, where, batch_size=1):
+        """Run the first batch forward (no update) so that shape errors and bad labels show up
+        before any training step, with the layer's own message. (A whole batch, because an
+        Input may fix the batch size.)"""
+        with self._fresh_states():
+            y_pred = self.forward(unwrap(take(xs, slice(0, batch_size))), training=False)
+        if ys is not None:
+            self._check_targets(ys, y_pred, where)
+
+    def _check_targets(self, ys, y_pred, where):
+        """Every target array fits its output (shape, label range) — checked on all of ``ys``."""
         preds = y_pred if isinstance(y_pred, list) else [y_pred]
-        if ys is None:
-            return
         if len(ys) != len(preds):
             raise ValueError(f"{where}: the model has {len(preds)} outputs but y has {len(ys)} arrays")
-        for k, (y, p, loss_fn) in enumerate(zip(ys, preds, self.compiled_loss)):
-            check = getattr(loss_fn, "check_targets", None)
-            if check is not None:
-                check(y, p.shape)
-            elif not getattr(loss_fn, "sparse", False) and y.shape[1:] != p.shape[1:] and \
-                    not (y.shape[1:] + (1,) == p.shape[1:] or y.shape[1:] == p.shape[1:] + (1,)):
-                raise ValueError(
-                    f"{where}: the model's output{'' if len(ys) == 1 else f' {k}'} has shape "
-                    f"(None,) + {p.shape[1:]} but y has shape {y.shape}"
-                )
+        for y, p, loss_fn in zip(ys, preds, self.compiled_loss):
+            loss_fn.check_targets(y, p.shape)
 
     # ---- public API --------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -185,9 +185,9 @@ class TrainingMixin:
             val = check_data(vx, vy, vsw[0] if vsw else None, "fit (validation_data)")
         elif validation_split:
             (xs, ys, sw), val = split_validation(xs, ys, sw, validation_split)
-        self._dry_run(xs, ys, "fit")
+        self._dry_run(xs, ys, "fit", batch_size)
         if val is not None:
-            self._dry_run(val[0], val[1], "fit (validation data)")
+            self._dry_run(val[0], val[1], "fit (validation data)", batch_size)
 
         n = len(xs[0])
         steps = -(-n // batch_size)
@@ -221,7 +221,8 @@ class TrainingMixin:
                     break
             logs = {"loss": loss_sum / max(seen, 1), **self._metric_logs()}
             if val is not None and not self.stop_training:
-                logs.update(self._evaluate_arrays(*val, batch_size, prefix="val_"))
+                with self._fresh_states():
+                    logs.update(self._evaluate_arrays(*val, batch_size, prefix="val_"))
             cbs.on_epoch_end(epoch, logs)
             if bar is not None:
                 bar.set_postfix_str(_fmt(logs), refresh=True)
@@ -232,6 +233,19 @@ class TrainingMixin:
                 break
         cbs.on_train_end()
         return history
+
+    @contextlib.contextmanager
+    def _fresh_states(self):
+        """Validation starts stateful layers from zeros and leaves training's states as they were."""
+        stateful = [l for l in self.iter_layers() if getattr(l, "stateful", False)]
+        kept = [l.states for l in stateful]
+        for layer in stateful:
+            layer.reset_states()
+        try:
+            yield
+        finally:
+            for layer, states in zip(stateful, kept):
+                layer.states = states
 
     def _evaluate_arrays(self, xs, ys, sw, batch_size, prefix=""):
         self._reset_metrics()
@@ -248,8 +262,9 @@ class TrainingMixin:
         xs, ys, sw = check_data(x, y, sample_weight, "evaluate")
         if ys is None:
             raise ValueError("evaluate: y is required")
-        self._dry_run(xs, ys, "evaluate")
-        logs = self._evaluate_arrays(xs, ys, sw, int(batch_size or 32))
+        batch_size = int(batch_size or 32)
+        self._dry_run(xs, ys, "evaluate", batch_size)
+        logs = self._evaluate_arrays(xs, ys, sw, batch_size)
         if verbose not in (0, "0") and verbose != "auto":
             print(_fmt(logs))
         if return_dict:
@@ -271,9 +286,10 @@ class TrainingMixin:
         """One training step on one batch; returns the loss (and metrics)."""
         self._require_compiled("train_on_batch")
         xs, ys, sw = check_data(x, y, sample_weight, "train_on_batch")
-        self._dry_run(xs, ys, "train_on_batch")
+        if ys is None:
+            raise ValueError("train_on_batch: y is required")
         self._reset_metrics()
-        logs = {"loss": self._train_step(xs, ys, sw), **self._metric_logs()}
+        logs = {"loss": self._train_step(xs, ys, sw, check=True), **self._metric_logs()}
         return self._batch_result(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
