@@ -2,15 +2,26 @@
 
 A callback sees ``self.model`` and ``self.params`` (epochs, steps, verbose) and may set
 ``self.model.stop_training = True``. ``logs`` dicts hold the epoch's metrics by name
-("loss", "accuracy", "val_loss", ...).
+("loss", "accuracy", "val_loss", ...). The hooks, in the order ``fit`` calls them::
 
-    on_train_begin/end(logs)   on_epoch_begin/end(epoch, logs)
-    on_train_batch_begin/end(batch, logs)   on_test_begin/end(logs)
+    on_train_begin
+      on_epoch_begin(epoch)
+        on_train_batch_begin(batch) / on_train_batch_end(batch, logs)     per batch
+        on_test_begin / on_test_batch_begin / on_test_batch_end / on_test_end(logs)
+                                                                 (validation, if any)
+      on_epoch_end(epoch, logs)                                   logs include "val_*"
+    on_train_end(logs)
+
+``evaluate(callbacks=...)`` calls the ``on_test_*`` hooks, ``predict(callbacks=...)`` the
+``on_predict_*`` ones. As in Keras, ``on_batch_begin``/``on_batch_end`` are the old names of
+``on_train_batch_begin``/``on_train_batch_end``: the base class forwards the new to the old.
 """
 
 import csv
+import inspect
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -32,10 +43,23 @@ class Callback:
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+    def on_batch_begin(self, batch, logs=None): ...
+    def on_batch_end(self, batch, logs=None): ...
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
     def on_test_begin(self, logs=None): ...
     def on_test_end(self, logs=None): ...
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
 
 
 class CallbackList:
@@ -96,6 +120,9 @@ class _Monitoring(Callback):
     def _current(self, logs):
         value = (logs or {}).get(self.monitor)
         if value is None:
+            warnings.warn(f"{type(self).__name__} is conditioned on {self.monitor!r}, which is "
+                          f"not in the logs; available: {', '.join(sorted(logs or {}))}",
+                          stacklevel=3)
             return None
         return float(value)
 
@@ -123,7 +150,9 @@ class EarlyStopping(_Monitoring):
         if value is None or epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
+            # the first epoch seen: its weights are the best so far (Keras)
             self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
         self.wait += 1
         if self._improved(value):
             self.best, self.best_epoch = value, epoch
@@ -168,15 +197,24 @@ class ModelCheckpoint(_Monitoring):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as e:
+            raise KeyError(f"ModelCheckpoint: cannot format the filepath {self.filepath!r} with "
+                           f"epoch and the logs ({', '.join(sorted(logs))}): "
+                           f"{type(e).__name__}: {e}") from None
         if self.save_best_only:
-            value = self._current(logs)
+            value = (logs or {}).get(self.monitor)
             if value is None:
                 raise ValueError(
                     f"ModelCheckpoint: monitor {self.monitor!r} is not in the logs "
                     f"(available: {', '.join(sorted(logs))})"
                 )
+            value = float(value)
             if not self._improved(value):
+                if self.verbose:
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from "
+                          f"{self.best:.5f}")
                 return
             if self.verbose:
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
@@ -189,15 +227,23 @@ class ModelCheckpoint(_Monitoring):
 
 
 class LearningRateScheduler(Callback):
-    """Set the learning rate at each epoch's start to ``schedule(epoch, lr)``."""
+    """Set the learning rate at each epoch's start to ``schedule(epoch, lr)`` (or
+    ``schedule(epoch)``, the older one-argument form Keras still accepts)."""
 
     def __init__(self, schedule, verbose=0):
         super().__init__()
         self.schedule, self.verbose = schedule, verbose
+        self._one_argument = _takes_one_argument(schedule)
 
     def on_epoch_begin(self, epoch, logs=None):
         opt = self.model.optimizer
-        lr = float(self.schedule(epoch, float(opt.learning_rate)))
+        lr = (self.schedule(epoch) if self._one_argument
+              else self.schedule(epoch, float(opt.learning_rate)))
+        try:
+            lr = float(lr)
+        except (TypeError, ValueError):
+            raise ValueError(f"LearningRateScheduler: the schedule must return a float, got "
+                             f"{lr!r} at epoch {epoch}") from None
         if not math.isfinite(lr):
             raise ValueError(f"LearningRateScheduler: schedule returned {lr} at epoch {epoch}")
         opt.learning_rate = lr
@@ -207,6 +253,23 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+def _takes_one_argument(fn):
+    """Whether ``fn`` can only be called with one positional argument."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    try:
+        sig.bind(0, 0.1)
+        return False
+    except TypeError:
+        try:
+            sig.bind(0)
+            return True
+        except TypeError:
+            return False
 
 
 class ReduceLROnPlateau(_Monitoring):

@@ -1,28 +1,48 @@
 """Checking and batching what ``fit``/``evaluate``/``predict`` receive.
 
-Inputs and targets are NumPy arrays, or lists of arrays for models with several inputs or
-outputs. All must have the same number of samples (first axis) and at least one sample; the
-check happens before any training step.
+Inputs and targets are NumPy arrays (or nested lists that make one), or lists of arrays for
+models with several inputs or outputs. All must have the same number of samples (first axis) and
+at least one sample; the check happens before any training step. A list of equally shaped
+samples given to a model with one input is stacked into one array; sequences of different
+lengths are refused with a message saying to pad them.
 """
 
 import numpy as np
 
 
-def as_list(x):
-    """``x`` as a list of arrays (one per model input or output)."""
+def _array(a, what, where):
+    """``a`` as an array; a ragged nested list becomes a clear error, not an object array."""
+    try:
+        arr = np.asarray(a)
+    except ValueError:                   # NumPy >= 1.24 refuses inhomogeneous nested lists
+        arr = None
+    if arr is None or arr.dtype == object:
+        raise ValueError(f"{where}: {what} is ragged (its samples or sequences have different "
+                         "lengths); pad them to one length first")
+    return arr
+
+
+def _is_array_list(x):
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(hasattr(a, "shape") for a in x)
+
+
+def as_list(x, n=None, what="x", where="fit"):
+    """``x`` as a list of arrays, one per model input (or output); ``n`` is how many the model
+    has (None: guess from ``x``: a list of arrays is one array per input)."""
     if x is None:
         return None
-    if isinstance(x, (list, tuple)) and len(x) and not np.isscalar(x[0]) and np.ndim(x[0]) > 0 \
-            and _looks_like_arrays(x):
-        return [np.asarray(a) for a in x]
-    return [np.asarray(x)]
-
-
-def _looks_like_arrays(seq):
-    try:
-        return all(hasattr(a, "shape") for a in seq)
-    except TypeError:
-        return False
+    if isinstance(x, dict):
+        raise ValueError(f"{where}: {what} given as a dict; pass a list in the model's "
+                         f"{'input' if what == 'x' else 'output'} order")
+    if isinstance(x, (list, tuple)) and n is not None and n > 1:
+        if len(x) != n:
+            raise ValueError(f"{where}: the model has {n} {'inputs' if what == 'x' else 'outputs'}"
+                             f" but {what} is a list of {len(x)} arrays")
+        return [_array(a, f"{what}[{i}]", where) for i, a in enumerate(x)]
+    if _is_array_list(x) and (n is None or len(x) == 1):
+        return [_array(a, what if len(x) == 1 else f"{what}[{i}]", where)
+                for i, a in enumerate(x)]
+    return [_array(x, what, where)]     # one array, or a list of samples stacked into one
 
 
 def unwrap(xs):
@@ -30,22 +50,20 @@ def unwrap(xs):
     return xs[0] if len(xs) == 1 else xs
 
 
-def check_data(x, y=None, sample_weight=None, where="fit"):
+def check_data(x, y=None, sample_weight=None, where="fit", n_inputs=None, n_outputs=None):
     """Validate sample counts; returns (xs, ys, sw) as lists (ys/sw may be None)."""
     if x is None:
         raise ValueError(f"{where}: x is required")
-    xs = as_list(x)
-    ys = as_list(y)
-    n = len(xs[0]) if xs[0].ndim else 0
+    xs = as_list(x, n_inputs, "x", where)
+    ys = as_list(y, n_outputs, "y", where)
     for i, a in enumerate(xs):
         if a.ndim == 0:
-            raise ValueError(f"{where}: x[{i}] must be an array with a batch axis, got a scalar")
-        if len(a) != n:
-            raise ValueError(f"{where}: all inputs must have the same number of samples, "
-                             f"got {[len(a) for a in xs]}")
-        if a.dtype == object:
-            raise ValueError(f"{where}: x[{i}] is ragged (sequences of different lengths); "
-                             "pad it first, e.g. with rnnkit.data.pad_sequences")
+            raise ValueError(f"{where}: x{'' if len(xs) == 1 else f'[{i}]'} must be an array "
+                             f"with a batch axis, got a scalar")
+    n = len(xs[0])
+    if any(len(a) != n for a in xs):
+        raise ValueError(f"{where}: all inputs must have the same number of samples, "
+                         f"got {[len(a) for a in xs]}")
     if n == 0:
         raise ValueError(f"{where}: x is empty (0 samples)")
     if ys is not None:
@@ -54,8 +72,6 @@ def check_data(x, y=None, sample_weight=None, where="fit"):
                 got = "a scalar" if a.ndim == 0 else f"{len(a)} samples"
                 raise ValueError(f"{where}: x has {n} samples but y"
                                  f"{'' if len(ys) == 1 else f'[{i}]'} has {got}")
-            if a.dtype == object:
-                raise ValueError(f"{where}: y is ragged; pad it first")
     sw = None
     if sample_weight is not None:
         sw = np.asarray(sample_weight, dtype=np.float64)
