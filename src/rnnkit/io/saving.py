@@ -5,7 +5,14 @@ the weights as tensors named ``weights/<index>/<weight path>``, the optimizer's 
 ``optimizer/<name>``, and in the header's metadata the architecture and the compile arguments as
 JSON. No pickle and no code: loading reads JSON and raw numbers, checks every name and shape
 against the rebuilt model, and only then copies the values in. A loaded model predicts
-bit-for-bit what the saved one did.
+bit-for-bit what the saved one did, in the float type it was saved with (the file records
+``floatx``; a model saved under float64 stays float64 when loaded under float32).
+
+Weights are matched by position (``<index>``, the ``get_weights`` order) and by the weight's
+own name (``kernel``, ``bias``...), not by layer names: layer names are made up per session
+(``lstm``, ``lstm_1``...), so, as in Keras 3, ``load_weights`` works on a second copy of the
+same architecture. ``load_weights`` also takes a plain safetensors file (from
+``safetensors.numpy.save_file``) whose tensors use these names.
 
     >>> import numpy as np, os, tempfile, rnnkit
     >>> model = rnnkit.Sequential([rnnkit.layers.Input((5, 3)), rnnkit.layers.LSTM(4)])
@@ -17,17 +24,18 @@ bit-for-bit what the saved one did.
 """
 
 import json
+import re
 
 import numpy as np
 
 from .. import config
-from ..layers import registry
 from .errors import FileFormatError
 from .safetensors_format import load, read_header, save
 
 FORMAT = "rnnkit.model"
 WEIGHTS_FORMAT = "rnnkit.weights"
 VERSION = "1"
+_KEY = re.compile(r"weights/(\d+)/(.+)")
 
 
 def _weight_key(i, w):
@@ -38,17 +46,20 @@ def _weights_dict(model):
     return {_weight_key(i, w): w.value for i, w in enumerate(model.weights)}
 
 
-def _expected(model):
-    return {_weight_key(i, w): (w.shape, w.dtype) for i, w in enumerate(model.weights)}
-
-
 def save_model(model, path):
     """Write the architecture, the weights and (if compiled) the optimizer state to ``path``."""
+    from ..layers import registry
+
     tensors = _weights_dict(model)
     meta = {"format": FORMAT, "format_version": VERSION, "floatx": config.floatx(),
             "model": json.dumps(registry.serialize(model))}
     if getattr(model, "compiled_loss", None) is not None:
-        meta["compile"] = json.dumps(model._compile_config())
+        try:
+            meta["compile"] = json.dumps(model._compile_config())
+        except TypeError as e:
+            raise ValueError(f"{model.name}: cannot save the compile arguments as JSON ({e}); "
+                             "a callable learning rate cannot be saved: set a float first, "
+                             "or save_weights() only") from None
         for name, array in model.optimizer.get_state().items():
             tensors[f"optimizer/{name}"] = np.asarray(array)
     save(path, tensors, meta)
@@ -84,23 +95,56 @@ def _json(path, meta, key):
 def _split(tensors):
     weights = {k: v for k, v in tensors.items() if k.startswith("weights/")}
     opt = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
-    return weights, opt
+    other = sorted(k for k in tensors if k not in weights and not k.startswith("optimizer/"))
+    return weights, opt, other
 
 
-def _assign(model, path, weights):
-    expected = _expected(model)
-    missing = sorted(set(expected) - set(weights))
-    extra = sorted(set(weights) - set(expected))
+def _match(model, path, header, note=""):
+    """``[(file tensor name, model weight)]`` in the model's order, from the header alone: every
+    name, position and shape is checked before any tensor is read."""
+    expected = list(model.weights)
+    by_index, unknown = {}, []
+    for key in header:
+        if key == "__metadata__" or key.startswith("optimizer/"):
+            continue
+        m = _KEY.fullmatch(key)
+        if m is None:
+            unknown.append(key)
+            continue
+        i = int(m.group(1))
+        if i in by_index:
+            raise FileFormatError(f"{path}: two tensors claim weight position {i}: "
+                                  f"{by_index[i]!r} and {key!r}")
+        by_index[i] = key
+    missing = [_weight_key(i, w) for i, w in enumerate(expected) if i not in by_index]
+    extra = unknown + [by_index[i] for i in sorted(by_index) if i >= len(expected)]
     if missing or extra:
-        raise FileFormatError(f"{path}: weights do not match the model: missing "
-                              f"{missing or 'none'}, unexpected {extra or 'none'}")
-    for key, (shape, _) in expected.items():
-        if weights[key].shape != shape:
-            raise FileFormatError(f"{path}: weight {key!r} has shape {weights[key].shape} in the "
-                                  f"file, the model expects {shape}")
-        if weights[key].dtype.kind != "f":
-            raise FileFormatError(f"{path}: weight {key!r} has dtype {weights[key].dtype}")
-    model.set_weights([weights[k] for k in expected])
+        raise FileFormatError(f"{path}: {note}the weights do not match the model "
+                              f"({len(expected)} weights): missing {missing or 'none'}, "
+                              f"unexpected {extra or 'none'}")
+    pairs = []
+    for i, w in enumerate(expected):
+        key = by_index[i]
+        name_in_file = key.rsplit("/", 1)[-1]
+        if name_in_file != w.path.rsplit("/", 1)[-1]:
+            raise FileFormatError(f"{path}: weight {i} is {key!r} in the file, but the model's "
+                                  f"weight {i} is {w.path!r}")
+        info = header[key]
+        if tuple(info["shape"]) != w.shape:
+            raise FileFormatError(f"{path}: weight {key!r} has shape {tuple(info['shape'])} in "
+                                  f"the file, the model's {w.path!r} has shape {w.shape}")
+        if info["dtype"] not in ("F16", "F32", "F64"):
+            raise FileFormatError(f"{path}: weight {key!r} has dtype {info['dtype']}, "
+                                  f"expected a float type")
+        pairs.append((key, w))
+    return pairs
+
+
+def _assign(model, path, header, note=""):
+    pairs = _match(model, path, header, note)
+    tensors, _ = load(path)
+    model.set_weights([tensors[key] for key, _ in pairs])
+    return tensors
 
 
 def load_model(path, custom_objects=None, compile=True):
@@ -111,15 +155,19 @@ def load_model(path, custom_objects=None, compile=True):
     spec = _json(path, meta, "model")
     if not isinstance(spec, dict) or "class_name" not in spec or "config" not in spec:
         raise FileFormatError(f"{path}: the architecture entry is not a layer description")
+    saved_floatx = meta.get("floatx", config.floatx())
+    if saved_floatx not in ("float16", "float32", "float64"):
+        raise FileFormatError(f"{path}: unknown floatx {saved_floatx!r}")
     try:
-        model = _deserialize_model(spec, custom_objects)
+        model = _deserialize_model(spec, custom_objects, saved_floatx)
     except FileFormatError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError) as e:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
         raise FileFormatError(f"{path}: cannot rebuild the architecture: {e}") from None
-    tensors, _ = load(path)
-    weights, opt_state = _split(tensors)
-    _assign(model, path, weights)
+    tensors = _assign(model, path, header)
+    _, opt_state, other = _split(tensors)
+    if other:
+        raise FileFormatError(f"{path}: unexpected tensors {other}")
     if compile and "compile" in meta:
         try:
             model._compile_from_config(_json(path, meta, "compile"))
@@ -130,20 +178,36 @@ def load_model(path, custom_objects=None, compile=True):
     return model
 
 
-def _deserialize_model(spec, custom_objects):
-    from ..models import Model, Sequential  # noqa: F401  (registers the model classes)
+def _deserialize_model(spec, custom_objects, floatx):
+    from ..models.functional import _deserialize
 
-    model = registry.deserialize(spec, custom_objects)
-    if not model.built and getattr(model, "_input_batch_shape", None) is not None:
-        model.build()
+    current = config.floatx()
+    config.set_floatx(floatx)
+    try:
+        model = _deserialize(spec, custom_objects)
+        if not model.built and getattr(model, "_input_batch_shape", None) is not None:
+            model.build()
+    finally:
+        config.set_floatx(current)
+    if floatx != current:
+        # keep computing in the saved type once the global floatx is back to the session's
+        for layer in model.iter_layers():
+            if getattr(layer, "_dtype", None) is None:
+                layer._dtype = floatx
     return model
 
 
 def load_weights(model, path):
-    """Copy the weights saved at ``path`` (by ``save_weights`` or ``save``) into ``model``."""
+    """Copy the weights saved at ``path`` (by ``save_weights`` or ``save``, or a plain
+    safetensors file using the same tensor names) into ``model``."""
     header, _ = read_header(path)
-    _check_format(path, header.get("__metadata__", {}), WEIGHTS_FORMAT)
+    meta = header.get("__metadata__", {})
+    note = ""
+    if meta.get("format") in (FORMAT, WEIGHTS_FORMAT):
+        _check_format(path, meta, WEIGHTS_FORMAT)
+    else:
+        note = (f"a safetensors file not written by rnnkit (format {meta.get('format')!r}), "
+                f"and ")
     if not model.built:
         raise FileFormatError(f"{model.name}: build the model before load_weights({path!r})")
-    weights, _ = _split(load(path)[0])
-    _assign(model, path, weights)
+    _assign(model, path, header, note)
