@@ -6,7 +6,9 @@ the weights as tensors named ``weights/<index>/<weight path>``, the optimizer's 
 JSON. No pickle and no code: loading reads JSON and raw numbers, checks every name and shape
 against the rebuilt model, and only then copies the values in. A loaded model predicts
 bit-for-bit what the saved one did, in the float type it was saved with (the file records
-``floatx``; a model saved under float64 stays float64 when loaded under float32).
+``floatx``; a model saved under float64 stays float64 when loaded under float32). The state
+of every layer's random generator (dropout masks) is saved too, as Keras 3 saves its seed
+generators, so training resumed after ``load_model`` draws the same masks it would have drawn.
 
 Weights are matched by position (``<index>``, the ``get_weights`` order) and by the weight's
 own name (``kernel``, ``bias``...), not by layer names: layer names are made up per session
@@ -46,13 +48,54 @@ def _weights_dict(model):
     return {_weight_key(i, w): w.value for i, w in enumerate(model.weights)}
 
 
+def _generators(model):
+    """``{"<position>/<class>/<attribute>": generator}`` for every layer's numpy Generator."""
+    found, seen = {}, set()
+    for i, layer in enumerate(model.iter_layers()):
+        for attr, value in sorted(vars(layer).items()):
+            # one entry per generator (a layer given a Generator as seed holds it twice)
+            if isinstance(value, np.random.Generator) and id(value) not in seen:
+                seen.add(id(value))
+                found[f"{i}/{type(layer).__name__}/{attr}"] = value
+    return found
+
+
+def _rng_states(model):
+    states = {}
+    for key, gen in _generators(model).items():
+        state = gen.bit_generator.state
+        try:
+            json.dumps(state)
+        except TypeError:
+            continue                      # a bit generator whose state is not plain JSON
+        states[key] = state
+    return json.dumps(states)
+
+
+def _restore_rng_states(model, path, meta):
+    if "rng_states" not in meta:
+        return
+    states = _json(path, meta, "rng_states")
+    gens = _generators(model)
+    if not isinstance(states, dict):
+        raise FileFormatError(f"{path}: the 'rng_states' entry is not a JSON object")
+    for key, state in states.items():
+        if key not in gens:
+            raise FileFormatError(f"{path}: random generator state {key!r} matches no layer "
+                                  f"of the rebuilt model")
+        try:
+            gens[key].bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as e:
+            raise FileFormatError(f"{path}: bad random generator state {key!r}: {e}") from None
+
+
 def save_model(model, path):
     """Write the architecture, the weights and (if compiled) the optimizer state to ``path``."""
     from ..layers import registry
 
     tensors = _weights_dict(model)
     meta = {"format": FORMAT, "format_version": VERSION, "floatx": config.floatx(),
-            "model": json.dumps(registry.serialize(model))}
+            "model": json.dumps(registry.serialize(model)), "rng_states": _rng_states(model)}
     if getattr(model, "compiled_loss", None) is not None:
         try:
             meta["compile"] = json.dumps(model._compile_config())
@@ -165,6 +208,7 @@ def load_model(path, custom_objects=None, compile=True):
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
         raise FileFormatError(f"{path}: cannot rebuild the architecture: {e}") from None
     tensors = _assign(model, path, header)
+    _restore_rng_states(model, path, meta)
     _, opt_state, other = _split(tensors)
     if other:
         raise FileFormatError(f"{path}: unexpected tensors {other}")
