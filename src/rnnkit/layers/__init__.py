@@ -1,6 +1,8 @@
 """Layers with Keras names, arguments and weight layouts, each with a hand-written backward."""
 
 from .activation import Activation
+from .additive_attention import AdditiveAttention
+from .attention import Attention
 from .base import Layer, clear_session
 from .bidirectional import Bidirectional
 from .dense import Dense
@@ -18,7 +20,7 @@ from .time_distributed import TimeDistributed
 from .weight import Weight
 
 __all__ = [
-    "Activation", "Add", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
+    "Activation", "AdditiveAttention", "Add", "Attention", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
     "Embedding", "Flatten", "GRU", "Input", "InputLayer", "LSTM", "Layer", "Masking", "Maximum",
     "Minimum", "Multiply", "RepeatVector", "SimpleRNN", "Subtract", "TimeDistributed", "Weight",
     "clear_session",

@@ -156,11 +156,8 @@ class Attention(Layer):
         return tuple(out)
 
     def _add_scalar_weight(self, name):
-        """A weight of shape () initialised to 1, as Keras's (``Weight`` stores at least 1-d)."""
-        w = self.add_weight(name, (), "ones")
-        w.value = w.value.reshape(())
-        w.grad = np.zeros_like(w.value)
-        return w
+        """A weight of shape () initialised to 1, as Keras's."""
+        return self.add_weight(name, (), "ones")
 
     def build(self, input_shape):
         self._check_shapes(input_shape)

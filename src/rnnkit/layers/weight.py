@@ -12,7 +12,7 @@ class Weight:
     """A named parameter: ``value``, its accumulated ``grad``, and whether it is ``trainable``."""
 
     def __init__(self, value, name, path=None, trainable=True):
-        self.value = np.ascontiguousarray(value)
+        self.value = np.array(value, order="C")  # a copy; (ascontiguousarray makes 0-d 1-d)
         self.grad = np.zeros_like(self.value)
         self.name = name
         self.path = path or name
