@@ -1,0 +1,229 @@
+"""What the compiled kernels are built from: numpy's own BLAS, a pointer helper, a vector tanh.
+
+**BLAS.** The per-step recurrent products are small (8-64 rows), so the time goes into calling
+overhead and into which BLAS runs them. Numba's ``np.dot`` goes through SciPy's separate OpenBLAS
+(a second thread pool fighting the first over two cores); instead we call the ``cblas_?gemm``
+that numpy itself was linked against. numpy >= 2 wheels bundle OpenBLAS built with 64-bit
+integers and export it as ``scipy_cblas_sgemm64_`` / ``scipy_cblas_dgemm64_``; we look the
+symbols up through the handle of numpy's extension module (``dlsym`` searches its dependencies,
+wherever the library file lies), check them on a tiny product, and register their addresses with
+llvmlite under our own names. Compiled code refers to the symbol *name*, so ``cache=True`` keeps
+working: every process registers the address again on import before any kernel runs.
+
+If the symbols are missing (another BLAS, 32-bit integers) ``AVAILABLE`` is False and the
+dispatcher keeps to the reference kernels.
+
+**tanh.** LLVM vectorises a loop only if everything in it is vectorisable; libm's ``tanhf`` is
+not. For float32 we use a rational approximation (Eigen's ``generic_fast_tanh_float``): odd
+polynomial of degree 13 over an even one of degree 6, on x clamped to +-7.9053, max relative
+error 3.4e-7 (about 3 float32 ulp near 0.5, i.e. float32 rounding). float64 uses ``np.tanh``
+(libm, exact) so float64 results agree with the reference to ~1e-15.
+Sigmoid is ``0.5 * tanh(0.5 x) + 0.5``, the same formula as :mod:`rnnkit.activations`.
+
+Note: numba's on-disk cache of a kernel is invalidated by edits to the kernel's own file only.
+Code from this file is inlined into the kernels, so after editing it delete the
+``__pycache__/*.nbi`` / ``*.nbc`` files of this package (or touch the kernel modules).
+"""
+
+import ctypes
+
+import numpy as np
+
+import llvmlite.binding as llvm
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+
+_SYMBOLS = {  # our name -> candidate exported names (64-bit integer interface only)
+    "rnnkit_sgemm": ("scipy_cblas_sgemm64_", "cblas_sgemm64_"),
+    "rnnkit_dgemm": ("scipy_cblas_dgemm64_", "cblas_dgemm64_"),
+    "rnnkit_blas_set_threads": ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_"),
+    "rnnkit_blas_get_threads": ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_"),
+}
+
+
+def _find_blas():
+    """ctypes functions of numpy's BLAS by our names, or None when not found/usable."""
+    try:
+        from numpy._core import _multiarray_umath as mod
+    except ImportError:  # numpy < 2
+        from numpy.core import _multiarray_umath as mod
+    lib = ctypes.CDLL(mod.__file__)
+    found = {}
+    for ours, candidates in _SYMBOLS.items():
+        for name in candidates:
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                found[ours] = fn
+                break
+        else:
+            return None
+    return found
+
+
+def _check_gemm(fn, dtype):
+    """One small product through ``fn`` against numpy's matmul (guards the ABI assumptions)."""
+    ct = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+    i64, i32 = ctypes.c_int64, ctypes.c_int
+    fn.restype = None
+    fn.argtypes = [i32, i32, i32, i64, i64, i64, ct, ctypes.c_void_p, i64, ctypes.c_void_p, i64,
+                   ct, ctypes.c_void_p, i64]
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 5)).astype(dtype)
+    b = rng.standard_normal((4, 5)).astype(dtype)       # used transposed
+    c = np.ones((3, 4), dtype=dtype)
+    fn(ROW_MAJOR, NO_TRANS, TRANS, 3, 4, 5, 2.0, a.ctypes.data, 5, b.ctypes.data, 5, 0.5,
+       c.ctypes.data, 4)
+    return np.allclose(c, 2.0 * a @ b.T + 0.5, rtol=1e-5, atol=1e-5)
+
+
+def _register():
+    found = _find_blas()
+    if found is None:
+        return None
+    if not (_check_gemm(found["rnnkit_sgemm"], np.float32)
+            and _check_gemm(found["rnnkit_dgemm"], np.float64)):
+        return None
+    for ours, fn in found.items():
+        llvm.add_symbol(ours, ctypes.cast(fn, ctypes.c_void_p).value)
+    found["rnnkit_blas_get_threads"].restype = ctypes.c_int
+    found["rnnkit_blas_set_threads"].argtypes = [ctypes.c_int]
+    return found
+
+
+_BLAS = _register()
+AVAILABLE = _BLAS is not None
+
+
+def blas_threads():
+    """The number of threads numpy's OpenBLAS uses now."""
+    return int(_BLAS["rnnkit_blas_get_threads"]())
+
+
+def set_blas_threads(n):
+    """Set the number of threads of numpy's OpenBLAS (process-wide)."""
+    _BLAS["rnnkit_blas_set_threads"](int(n))
+
+
+def _gemm_sig(fp):
+    i32, i64, p = types.int32, types.int64, types.voidptr
+    return types.void(i32, i32, i32, i64, i64, i64, fp, p, i64, p, i64, fp, p, i64)
+
+
+_sgemm = types.ExternalFunction("rnnkit_sgemm", _gemm_sig(types.float32))
+_dgemm = types.ExternalFunction("rnnkit_dgemm", _gemm_sig(types.float64))
+
+
+@intrinsic
+def ptr(typingctx, arr, offset):
+    """``void*`` to element ``offset`` (counted in elements, row-major) of a contiguous array."""
+    if not isinstance(arr, types.Array) or not isinstance(offset, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        off = context.cast(builder, args[1], signature.args[1], types.intp)
+        return builder.bitcast(builder.gep(ary.data, [off]), cgutils.voidptr_t)
+
+    return types.voidptr(arr, offset), codegen
+
+
+def gemm(trans_a, trans_b, m, n, k, alpha, a, off_a, lda, b, off_b, ldb, beta, c, off_c, ldc):
+    """C = alpha op(A) op(B) + beta C on row-major operands given as (array, offset, ld)."""
+    raise NotImplementedError("gemm is only callable from compiled code")
+
+
+@overload(gemm, jit_options={"nogil": True})
+def _gemm_impl(trans_a, trans_b, m, n, k, alpha, a, off_a, lda, b, off_b, ldb, beta, c, off_c,
+               ldc):
+    if a.dtype == types.float32:
+        fn = _sgemm
+    elif a.dtype == types.float64:
+        fn = _dgemm
+    else:
+        return None
+    fp = a.dtype
+
+    def impl(trans_a, trans_b, m, n, k, alpha, a, off_a, lda, b, off_b, ldb, beta, c, off_c,
+             ldc):
+        if m > 0 and n > 0:
+            fn(np.int32(ROW_MAJOR), np.int32(trans_a), np.int32(trans_b), np.int64(m),
+               np.int64(n), np.int64(k), fp(alpha), ptr(a, off_a), np.int64(lda), ptr(b, off_b),
+               np.int64(ldb), fp(beta), ptr(c, off_c), np.int64(ldc))
+
+    return impl
+
+
+# float32 tanh: Eigen's rational approximation (see the module docstring)
+_A1, _A3, _A5, _A7 = 4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, \
+    5.12229709037114e-08
+_A9, _A11, _A13 = -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16
+_B0, _B2, _B4, _B6 = 4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, \
+    1.19825839466702e-06
+_CLAMP = 7.90531110763549805
+
+
+def tanh(x):
+    """Vectorisable tanh for compiled code: rational approximation (float32), libm (float64)."""
+    return np.tanh(x)
+
+
+@overload(tanh, jit_options={"fastmath": True, "error_model": "numpy"})
+def _tanh_impl(x):
+    if x == types.float32:
+        f = np.float32
+        a1, a3, a5, a7, a9, a11, a13 = (f(_A1), f(_A3), f(_A5), f(_A7), f(_A9), f(_A11),
+                                        f(_A13))
+        b0, b2, b4, b6 = f(_B0), f(_B2), f(_B4), f(_B6)
+        lo, hi = f(-_CLAMP), f(_CLAMP)
+
+        def impl(x):
+            x = min(max(x, lo), hi)
+            x2 = x * x
+            p = x2 * a13 + a11
+            p = x2 * p + a9
+            p = x2 * p + a7
+            p = x2 * p + a5
+            p = x2 * p + a3
+            p = x2 * p + a1
+            q = x2 * b6 + b4
+            q = x2 * q + b2
+            q = x2 * q + b0
+            return (x * p) / q
+
+        return impl
+    if x == types.float64:
+        return lambda x: np.tanh(x)
+    return None
+
+
+def sigmoid(x):
+    """``0.5 tanh(0.5 x) + 0.5`` for compiled code."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@overload(sigmoid, jit_options={"fastmath": True, "error_model": "numpy"})
+def _sigmoid_impl(x):
+    if isinstance(x, types.Float):
+        half = np.float32(0.5) if x == types.float32 else 0.5
+
+        def impl(x):
+            return half * tanh(half * x) + half
+
+        return impl
+    return None
+
+
+def like(arr, value):
+    """``value`` as a scalar of ``arr``'s dtype (keeps float32 maths in float32)."""
+    return arr.dtype.type(value)
+
+
+@overload(like)
+def _like_impl(arr, value):
+    if isinstance(arr, types.Array):
+        dt = arr.dtype
+        return lambda arr, value: dt(value)
+    return None

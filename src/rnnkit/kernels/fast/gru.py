@@ -1,0 +1,242 @@
+"""GRU forward and BPTT as compiled passes: the contract of :mod:`rnnkit.kernels.gru`, both
+reset_after modes, default activations (tanh, sigmoid), float32 and float64.
+
+Gate blocks z, r, h as the reference. One Numba call per pass; per step::
+
+    reset_after=True                              reset_after=False
+      hU = h_in @ W_hh            (1 BLAS call)     a_zr = h_in @ U_zr          (BLAS)
+      z, r = sigmoid(xw_zr + hU_zr + b_zr)          z, r = sigmoid(xw_zr + a_zr)
+      cand = hU_h + b_h                             cand = r * h_in
+      hh = tanh(xw_h + r * cand)                    hh = tanh(xw_h + cand @ U_h)  (BLAS)
+    h_t = hh + z * (h_prev - hh)  (= z h_prev + (1 - z) hh)
+
+Backward, per step (``dh`` includes dh_seq[t]):
+    dz = dh (h_prev - hh) ; da_h = dh (1 - z)(1 - hh^2) ; dh_prev = dh z + dh_in d
+    reset_after=True:  dr = da_h cand ; dhU = (da_z, da_r, da_h r) ;  dh_in = dhU @ W_hh^T
+    reset_after=False: d_rh = da_h @ U_h^T (BLAS) ; dr = d_rh h_in ;
+                       dh_in = d_rh r + da_zr @ U_zr^T (BLAS)
+Gate gradients are written over the gate activations (that buffer is returned as ``dxw``) and,
+with reset_after, ``da_h r`` over ``cand``; a cache therefore serves one backward only.
+``dW_hh`` (and ``db_hh``) are products/sums after the loop.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._lowlevel import NO_TRANS, TRANS, gemm, like, sigmoid, tanh
+from .common import Cache, mask_and_rec, run_blocks, trace_buffer
+
+_JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
+
+
+@njit(**_JIT)
+def _input_rows(h, t, rec, use_rec, h_in, b0, b1):
+    """Offset of h_in's rows b0.. in the array returned: h[t] itself, or h[t] * r in h_in."""
+    B, H = h.shape[1], h.shape[2]
+    if not use_rec:
+        return h, (t * B + b0) * H
+    for b in range(b0, b1):
+        hp, r, hi = h[t, b], rec[b], h_in[b]
+        for j in range(H):
+            hi[j] = hp[j] * r[j]
+    return h_in.reshape(1, B, H), b0 * H
+
+
+@njit(**_JIT)
+def _forward_pass(xw, W, b_hh, h, gates, cand, mask, rec, use_rec, h_in, reset_after, b0, b1):
+    T, B, G = xw.shape
+    H = G // 3
+    nb = b1 - b0
+    for t in range(T):
+        src, off = _input_rows(h, t, rec, use_rec, h_in, b0, b1)
+        if reset_after:
+            # hU = h_in @ W_hh  (into the gate buffer; the bias is added below)
+            gemm(NO_TRANS, NO_TRANS, nb, G, H, 1.0, src, off, H, W, 0, G,
+                 0.0, gates, (t * B + b0) * G, G)
+            for b in range(b0, b1):
+                if not mask[t, b]:
+                    continue
+                a, x, cd = gates[t, b], xw[t, b], cand[t, b]
+                for j in range(2 * H):                       # z, r
+                    a[j] = sigmoid(a[j] + x[j] + b_hh[j])
+                for j in range(H):                           # hh = tanh(x_h + r * (hU_h + b_h))
+                    cj = a[2 * H + j] + b_hh[2 * H + j]
+                    cd[j] = cj
+                    a[2 * H + j] = tanh(x[2 * H + j] + a[H + j] * cj)
+        else:
+            # a_zr = h_in @ U_zr
+            gemm(NO_TRANS, NO_TRANS, nb, 2 * H, H, 1.0, src, off, H, W, 0, G,
+                 0.0, gates, (t * B + b0) * G, G)
+            for b in range(b0, b1):
+                a, x, cd = gates[t, b], xw[t, b], cand[t, b]
+                for j in range(2 * H):                       # z, r
+                    a[j] = sigmoid(a[j] + x[j])
+                hi = src[0 if use_rec else t, b]
+                for j in range(H):                           # cand = r * h_in
+                    cd[j] = a[H + j] * hi[j]
+            # a_h = cand @ U_h
+            gemm(NO_TRANS, NO_TRANS, nb, H, H, 1.0, cand, (t * B + b0) * H, H, W, 2 * H, G,
+                 0.0, gates, (t * B + b0) * G + 2 * H, G)
+            for b in range(b0, b1):
+                if not mask[t, b]:
+                    continue
+                a, x = gates[t, b], xw[t, b]
+                for j in range(2 * H, 3 * H):                # hh
+                    a[j] = tanh(a[j] + x[j])
+        for b in range(b0, b1):
+            h_prev, h_t = h[t, b], h[t + 1, b]
+            if not mask[t, b]:                   # padded step: carry the state through
+                for j in range(H):
+                    h_t[j] = h_prev[j]
+                continue
+            a = gates[t, b]
+            z, hh = a[:H], a[2 * H:]
+            for j in range(H):
+                h_t[j] = hh[j] + z[j] * (h_prev[j] - hh[j])
+
+
+@njit(**_JIT)
+def _backward_pass(dh_seq, W, h, gates, cand, mask, rec, use_rec, dh, scratch, trace,
+                   use_trace, reset_after, b0, b1):
+    # on entry dh = dL/dh_T from outside; on exit dL/dh_0
+    T, B, G = gates.shape
+    H = G // 3
+    nb = b1 - b0
+    one, zero = like(gates, 1.0), like(gates, 0.0)
+    for b in range(b0, b1):
+        dh_b, ds = dh[b], dh_seq[T - 1, b]
+        for j in range(H):
+            dh_b[j] += ds[j]
+    for t in range(T - 1, -1, -1):
+        for b in range(b0, b1):
+            dh_b, da, cd = dh[b], gates[t, b], cand[t, b]
+            if use_trace:                        # dL/dh_t in full, for diagnostics
+                tr = trace[t, b]
+                for j in range(H):
+                    tr[j] = dh_b[j]
+            if not mask[t, b]:                   # padded step: the gradient passes on
+                for j in range(G):
+                    da[j] = zero
+                for j in range(H):
+                    cd[j] = zero
+                continue
+            h_prev = h[t, b]
+            z, r, hh = da[:H], da[H:2 * H], da[2 * H:]
+            for j in range(H):
+                zj, hhj, dhj = z[j], hh[j], dh_b[j]
+                # h_t = hh + z (h_prev - hh) ; hh = tanh(a_h)
+                z[j] = dhj * (h_prev[j] - hhj) * zj * (one - zj)   # da_z
+                hh[j] = dhj * (one - zj) * (one - hhj * hhj)      # da_h
+                dh_b[j] = dhj * zj                                # direct path to h_prev
+            if reset_after:
+                # a_h = x_h + r * cand ;  hU_h = cand - b_h
+                for j in range(H):
+                    rj = r[j]
+                    r[j] = hh[j] * cd[j] * rj * (one - rj)        # da_r
+                    cd[j] = hh[j] * rj                            # dhU_h
+        if reset_after:
+            # dh_in = dhU @ W_hh^T = da_zr @ W_zr^T + dhU_h @ W_h^T
+            gemm(NO_TRANS, TRANS, nb, H, 2 * H, 1.0, gates, (t * B + b0) * G, G, W, 0, G,
+                 0.0, scratch, b0 * H, H)
+            gemm(NO_TRANS, TRANS, nb, H, H, 1.0, cand, (t * B + b0) * H, H, W, 2 * H, G,
+                 1.0, scratch, b0 * H, H)
+        else:
+            # a_h = x_h + (r * h_in) @ U_h :  d(r h_in) = da_h @ U_h^T
+            gemm(NO_TRANS, TRANS, nb, H, H, 1.0, gates, (t * B + b0) * G + 2 * H, G, W, 2 * H,
+                 G, 0.0, scratch, b0 * H, H)
+            for b in range(b0, b1):
+                if not mask[t, b]:
+                    continue
+                s, r, h_prev = scratch[b], gates[t, b, H:2 * H], h[t, b]
+                d = rec[b] if use_rec else rec[0]
+                for j in range(H):
+                    hij = h_prev[j] * d[j] if use_rec else h_prev[j]
+                    rj = r[j]
+                    r[j] = s[j] * hij * rj * (one - rj)           # da_r
+                    s[j] = s[j] * rj                              # d h_in, through r * h_in
+            # a_zr = x_zr + h_in @ U_zr :  d h_in += da_zr @ U_zr^T
+            gemm(NO_TRANS, TRANS, nb, H, 2 * H, 1.0, gates, (t * B + b0) * G, G, W, 0, G,
+                 1.0, scratch, b0 * H, H)
+        # dh_prev = dh z + dh_in * d + dh_seq[t - 1]   (masked rows: dh_in is 0)
+        for b in range(b0, b1):
+            dh_b, s = dh[b], scratch[b]
+            if use_rec:
+                d = rec[b]
+                for j in range(H):
+                    dh_b[j] += s[j] * d[j]
+            else:
+                for j in range(H):
+                    dh_b[j] += s[j]
+            if t > 0:
+                ds = dh_seq[t - 1, b]
+                for j in range(H):
+                    dh_b[j] += ds[j]
+
+
+def gru_forward(xw, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=True,
+                activation=None, recurrent_activation=None):
+    """As :func:`rnnkit.kernels.gru.gru_forward` (default activations only)."""
+    if b_hh is not None and not reset_after:
+        raise ValueError("gru_forward: a recurrent bias b_hh exists only with reset_after=True")
+    dtype = xw.dtype
+    xw = np.ascontiguousarray(xw)
+    W = np.ascontiguousarray(W_hh, dtype=dtype)
+    T, B, G = xw.shape
+    H = G // 3
+    bias = np.zeros(G, dtype=dtype) if b_hh is None else np.ascontiguousarray(b_hh, dtype=dtype)
+    h = np.empty((T + 1, B, H), dtype=dtype)     # h[t] is h_prev of step t
+    h[0] = h0
+    gates = np.empty((T, B, G), dtype=dtype)     # z, r, hh
+    cand = np.empty((T, B, H), dtype=dtype)      # hU_h + b_h (reset_after) or r * h_in
+    mask, rec, rec_arg = mask_and_rec(mask, rec_dropout, T, B, H, dtype)
+    h_in = np.empty((B, H), dtype=dtype)
+
+    def block(b0, b1):
+        _forward_pass(xw, W, bias, h, gates, cand, mask, rec_arg, rec is not None, h_in,
+                      bool(reset_after), b0, b1)
+
+    run_blocks(block, B, H)
+    cache = Cache(W=W, has_b_hh=b_hh is not None, reset_after=bool(reset_after), h=h,
+                  gates=gates, cand=cand, mask=mask, rec=rec)
+    return h[1:], h[T].copy(), cache
+
+
+def gru_backward(dh_seq, dh_T, cache, dh_trace=None):
+    """As :func:`rnnkit.kernels.gru.gru_backward`."""
+    cache.consume("gru_backward")
+    W, h, gates, cand = cache.W, cache.h, cache.gates, cache.cand
+    dtype = gates.dtype
+    T, B, G = gates.shape
+    H = G // 3
+    dh_seq = np.ascontiguousarray(dh_seq, dtype=dtype)
+    dh = np.zeros((B, H), dtype=dtype) if dh_T is None else np.array(dh_T, dtype=dtype)
+    scratch = np.empty((B, H), dtype=dtype)
+    use_rec = cache.rec is not None
+    rec_arg = cache.rec if use_rec else scratch
+    trace = trace_buffer(dh_trace, scratch)
+
+    def block(b0, b1):
+        _backward_pass(dh_seq, W, h, gates, cand, cache.mask, rec_arg, use_rec, dh, scratch,
+                       trace, dh_trace is not None, cache.reset_after, b0, b1)
+
+    run_blocks(block, B, H)
+    if dh_trace is not None and trace is not dh_trace:
+        dh_trace[...] = trace
+    dxw = gates                                  # gate gradients, written over the gates
+    dxw2 = dxw.reshape(T * B, G)
+    h_in = (h[:T] if not use_rec else h[:T] * cache.rec).reshape(T * B, H)
+    dW_hh = np.empty((H, G), dtype=dtype)
+    db_hh = None
+    if cache.reset_after:
+        # dhU = (da_z, da_r, da_h r): its h block was written over cand
+        dhU_h = cand.reshape(T * B, H)
+        np.matmul(h_in.T, dxw2[:, :2 * H], out=dW_hh[:, :2 * H])
+        np.matmul(h_in.T, dhU_h, out=dW_hh[:, 2 * H:])
+        if cache.has_b_hh:
+            db_hh = np.concatenate([dxw2[:, :2 * H].sum(axis=0), dhU_h.sum(axis=0)])
+    else:
+        # dU_zr = sum_t h_in^T da_zr ;  dU_h = sum_t (r h_in)^T da_h
+        np.matmul(h_in.T, dxw2[:, :2 * H], out=dW_hh[:, :2 * H])
+        np.matmul(cand.reshape(T * B, H).T, dxw2[:, 2 * H:], out=dW_hh[:, 2 * H:])
+    cache.gates = cache.h = cache.cand = None
+    return dxw, dW_hh, db_hh, dh

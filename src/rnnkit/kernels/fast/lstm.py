@@ -1,0 +1,175 @@
+"""LSTM forward and BPTT as compiled passes: the contract of :mod:`rnnkit.kernels.lstm`.
+
+Same equations, gate order (i, f, g, o), arguments and returns as the reference kernel, for the
+default activations (tanh, sigmoid) in float32 and float64. Each pass over the sequence is one
+Numba call (no Python per step); per step it makes one BLAS call for the recurrent product and
+runs the gate math row by row in short loops that LLVM vectorises::
+
+    forward   gates_t = h_in @ W_hh                 (BLAS, h_in = h_prev or h_prev * r)
+              i, f, o = sigmoid(gates + xw), g = tanh(gates + xw)      (in place)
+              c_t = f * c_prev + i * g ;  h_t = o * tanh(c_t)
+    backward  dh = dh_seq[t] + (dz_{t+1} @ W_hh^T) * r       (BLAS, then one fused loop)
+              tc = tanh(c_t) (recomputed, not stored)
+              dc += dh * o * (1 - tc^2) ; dz_o = dh * tc * o(1-o)
+              dz_i = dc * g * i(1-i) ; dz_f = dc * c_prev * f(1-f) ; dz_g = dc * i * (1-g^2)
+              dc_prev = dc * f
+
+The cache holds h (T+1, B, H), c (T+1, B, H) and the gate activations (T, B, 4H). Backward
+writes the gate gradients over the activations and returns that buffer as ``dxw``, so a cache
+serves one backward only (a second call raises). ``dW_hh = H_in^T dxw`` is one product after
+the loop. A batch can be split in row blocks ``[b0, b1)``: the passes touch only their rows, so
+two threads can each run a block (see :func:`rnnkit.kernels.fast.common.run_blocks`).
+"""
+
+import numpy as np
+from numba import njit
+
+from ._lowlevel import NO_TRANS, TRANS, gemm, like, sigmoid, tanh
+from .common import Cache, mask_and_rec, run_blocks, trace_buffer
+
+_JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
+
+
+@njit(**_JIT)
+def _forward_pass(xw, W, h, c, gates, mask, rec, use_rec, h_in, b0, b1):
+    T, B, G = xw.shape
+    H = G // 4
+    for t in range(T):
+        # gates[t, b0:b1] = h_in @ W_hh
+        if use_rec:
+            for b in range(b0, b1):
+                hp, r, hi = h[t, b], rec[b], h_in[b]
+                for j in range(H):
+                    hi[j] = hp[j] * r[j]
+            gemm(NO_TRANS, NO_TRANS, b1 - b0, G, H, 1.0, h_in, b0 * H, H, W, 0, G,
+                 0.0, gates, (t * B + b0) * G, G)
+        else:
+            gemm(NO_TRANS, NO_TRANS, b1 - b0, G, H, 1.0, h, (t * B + b0) * H, H, W, 0, G,
+                 0.0, gates, (t * B + b0) * G, G)
+        for b in range(b0, b1):
+            c_prev, c_t, h_prev, h_t = c[t, b], c[t + 1, b], h[t, b], h[t + 1, b]
+            if not mask[t, b]:                   # padded step: carry the state through
+                for j in range(H):
+                    c_t[j] = c_prev[j]
+                    h_t[j] = h_prev[j]
+                continue
+            a, x = gates[t, b], xw[t, b]
+            for j in range(2 * H):               # i, f
+                a[j] = sigmoid(a[j] + x[j])
+            for j in range(2 * H, 3 * H):        # g
+                a[j] = tanh(a[j] + x[j])
+            for j in range(3 * H, 4 * H):        # o
+                a[j] = sigmoid(a[j] + x[j])
+            i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+            for j in range(H):
+                cj = f[j] * c_prev[j] + i[j] * g[j]
+                c_t[j] = cj
+                h_t[j] = o[j] * tanh(cj)
+
+
+@njit(**_JIT)
+def _backward_pass(dh_seq, W, c, gates, mask, rec, use_rec, dh, dc, scratch, trace, use_trace,
+                   b0, b1):
+    # on entry dh = dL/dh_T from outside, dc = dL/dc_T; on exit dL/dh_0, dL/dc_0
+    T, B, G = gates.shape
+    H = G // 4
+    one = like(gates, 1.0)
+    for b in range(b0, b1):
+        dh_b, ds = dh[b], dh_seq[T - 1, b]
+        for j in range(H):
+            dh_b[j] += ds[j]
+    for t in range(T - 1, -1, -1):
+        if use_trace:                            # dL/dh_t in full, for diagnostics
+            for b in range(b0, b1):
+                dh_b, tr = dh[b], trace[t, b]
+                for j in range(H):
+                    tr[j] = dh_b[j]
+        for b in range(b0, b1):
+            dz = gates[t, b]                     # activations in, gate gradients out
+            if not mask[t, b]:                   # padded step: gradients pass straight on
+                for j in range(G):
+                    dz[j] = 0.0
+                continue
+            dh_b, dc_b, c_prev, c_t = dh[b], dc[b], c[t, b], c[t + 1, b]
+            i, f, g, o = dz[:H], dz[H:2 * H], dz[2 * H:3 * H], dz[3 * H:]
+            for j in range(H):
+                ij, fj, gj, oj = i[j], f[j], g[j], o[j]
+                tc = tanh(c_t[j])                                  # h_t = o * tanh(c_t)
+                dcj = dc_b[j] + dh_b[j] * oj * (one - tc * tc)
+                o[j] = dh_b[j] * tc * oj * (one - oj)
+                i[j] = dcj * gj * ij * (one - ij)                   # c_t = f c_prev + i g
+                f[j] = dcj * c_prev[j] * fj * (one - fj)
+                g[j] = dcj * ij * (one - gj * gj)
+                dc_b[j] = dcj * fj
+        # dh_prev = dz @ W_hh^T, times the dropout mask; plus dh_seq of the step before
+        gemm(NO_TRANS, TRANS, b1 - b0, H, G, 1.0, gates, (t * B + b0) * G, G, W, 0, G,
+             0.0, scratch, b0 * H, H)
+        for b in range(b0, b1):
+            dh_b = dh[b]
+            if mask[t, b]:
+                s = scratch[b]
+                if use_rec:
+                    r = rec[b]
+                    for j in range(H):
+                        dh_b[j] = s[j] * r[j]
+                else:
+                    for j in range(H):
+                        dh_b[j] = s[j]
+            if t > 0:
+                ds = dh_seq[t - 1, b]
+                for j in range(H):
+                    dh_b[j] += ds[j]
+
+
+def lstm_forward(xw, W_hh, h0, c0, mask=None, rec_dropout=None, activation=None,
+                 recurrent_activation=None):
+    """As :func:`rnnkit.kernels.lstm.lstm_forward` (default activations only)."""
+    dtype = xw.dtype
+    xw = np.ascontiguousarray(xw)
+    W = np.ascontiguousarray(W_hh, dtype=dtype)
+    T, B, G = xw.shape
+    H = G // 4
+    h = np.empty((T + 1, B, H), dtype=dtype)     # h[t] is h_prev of step t
+    c = np.empty((T + 1, B, H), dtype=dtype)
+    h[0], c[0] = h0, c0
+    gates = np.empty((T, B, G), dtype=dtype)
+    mask, rec, rec_arg = mask_and_rec(mask, rec_dropout, T, B, H, dtype)
+    use_rec = rec is not None
+    h_in = np.empty((B, H), dtype=dtype)
+
+    def block(b0, b1):
+        _forward_pass(xw, W, h, c, gates, mask, rec_arg, use_rec, h_in, b0, b1)
+
+    run_blocks(block, B, H)
+    cache = Cache(W=W, h=h, c=c, gates=gates, mask=mask, rec=rec)
+    return h[1:], h[T].copy(), c[T].copy(), cache
+
+
+def lstm_backward(dh_seq, dh_T, dc_T, cache, dh_trace=None):
+    """As :func:`rnnkit.kernels.lstm.lstm_backward`."""
+    cache.consume("lstm_backward")
+    W, h, c, gates = cache.W, cache.h, cache.c, cache.gates
+    dtype = gates.dtype
+    T, B, G = gates.shape
+    H = G // 4
+    dh_seq = np.ascontiguousarray(dh_seq, dtype=dtype)
+    dh = np.zeros((B, H), dtype=dtype) if dh_T is None else np.array(dh_T, dtype=dtype)
+    dc = np.zeros((B, H), dtype=dtype) if dc_T is None else np.array(dc_T, dtype=dtype)
+    use_rec = cache.rec is not None
+    scratch = np.empty((B, H), dtype=dtype)
+    rec_arg = cache.rec if use_rec else scratch
+    use_trace = dh_trace is not None
+    trace = trace_buffer(dh_trace, scratch)
+
+    def block(b0, b1):
+        _backward_pass(dh_seq, W, c, gates, cache.mask, rec_arg, use_rec, dh, dc, scratch,
+                       trace, use_trace, b0, b1)
+
+    run_blocks(block, B, H)
+    if use_trace and trace is not dh_trace:
+        dh_trace[...] = trace
+    dxw = gates                                  # gate gradients, written over the gates
+    h_in = h[:T] if not use_rec else h[:T] * cache.rec
+    dW_hh = h_in.reshape(T * B, H).T @ dxw.reshape(T * B, G)   # sum_t h_in_t^T dz_t
+    cache.gates = cache.h = cache.c = None
+    return dxw, dW_hh, dh, dc

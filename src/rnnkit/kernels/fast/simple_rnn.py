@@ -1,0 +1,142 @@
+"""Simple RNN forward and BPTT as compiled passes: the contract of
+:mod:`rnnkit.kernels.simple_rnn`, for the activations tanh and relu, float32 and float64::
+
+    forward   a_t = xw_t + h_in @ W_hh  (BLAS)  ;  h_t = act(a_t)
+    backward  da_t = dh * act'(a_t), from h_t: 1 - h_t^2 (tanh) or [h_t > 0] (relu)
+              dh_prev = (da_t @ W_hh^T) * r + dh_seq[t-1]   (BLAS, then one loop)
+
+One Numba call per pass, one BLAS call per step. The cache is h (T+1, B, H) only: act'(a_t) is
+recovered from ``h_t = act(a_t)`` at unmasked steps (masked ones get no gradient).
+"""
+
+import numpy as np
+from numba import njit
+
+from ._lowlevel import NO_TRANS, TRANS, gemm, like, tanh
+from .common import Cache, mask_and_rec, run_blocks, trace_buffer
+
+_JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
+TANH, RELU = 0, 1
+
+
+@njit(**_JIT)
+def _forward_pass(xw, W, h, mask, rec, use_rec, h_in, act, b0, b1):
+    T, B, H = xw.shape
+    zero = like(xw, 0.0)
+    for t in range(T):
+        # h[t + 1, b0:b1] = h_in @ W_hh
+        if use_rec:
+            for b in range(b0, b1):
+                hp, r, hi = h[t, b], rec[b], h_in[b]
+                for j in range(H):
+                    hi[j] = hp[j] * r[j]
+            gemm(NO_TRANS, NO_TRANS, b1 - b0, H, H, 1.0, h_in, b0 * H, H, W, 0, H,
+                 0.0, h, ((t + 1) * B + b0) * H, H)
+        else:
+            gemm(NO_TRANS, NO_TRANS, b1 - b0, H, H, 1.0, h, (t * B + b0) * H, H, W, 0, H,
+                 0.0, h, ((t + 1) * B + b0) * H, H)
+        for b in range(b0, b1):
+            h_prev, h_t, x = h[t, b], h[t + 1, b], xw[t, b]
+            if not mask[t, b]:                   # padded step: carry the state through
+                for j in range(H):
+                    h_t[j] = h_prev[j]
+            elif act == TANH:
+                for j in range(H):
+                    h_t[j] = tanh(h_t[j] + x[j])
+            else:
+                for j in range(H):
+                    h_t[j] = max(h_t[j] + x[j], zero)
+
+
+@njit(**_JIT)
+def _backward_pass(dh_seq, W, h, mask, rec, use_rec, dh, dxw, scratch, trace, use_trace, act,
+                   b0, b1):
+    T, B, H = dxw.shape
+    one, zero = like(dxw, 1.0), like(dxw, 0.0)
+    for b in range(b0, b1):
+        dh_b, ds = dh[b], dh_seq[T - 1, b]
+        for j in range(H):
+            dh_b[j] += ds[j]
+    for t in range(T - 1, -1, -1):
+        for b in range(b0, b1):
+            dh_b, da, y = dh[b], dxw[t, b], h[t + 1, b]
+            if use_trace:                        # dL/dh_t in full, for diagnostics
+                tr = trace[t, b]
+                for j in range(H):
+                    tr[j] = dh_b[j]
+            if not mask[t, b]:                   # padded step: the gradient passes on
+                for j in range(H):
+                    da[j] = zero
+            elif act == TANH:                    # h_t = tanh(a_t)
+                for j in range(H):
+                    da[j] = dh_b[j] * (one - y[j] * y[j])
+            else:                                # h_t = relu(a_t)
+                for j in range(H):
+                    da[j] = dh_b[j] if y[j] > zero else zero
+        # dh_prev = (da @ W_hh^T) * r + dh_seq[t - 1]
+        gemm(NO_TRANS, TRANS, b1 - b0, H, H, 1.0, dxw, (t * B + b0) * H, H, W, 0, H,
+             0.0, scratch, b0 * H, H)
+        for b in range(b0, b1):
+            dh_b = dh[b]
+            if mask[t, b]:
+                s = scratch[b]
+                if use_rec:
+                    r = rec[b]
+                    for j in range(H):
+                        dh_b[j] = s[j] * r[j]
+                else:
+                    for j in range(H):
+                        dh_b[j] = s[j]
+            if t > 0:
+                ds = dh_seq[t - 1, b]
+                for j in range(H):
+                    dh_b[j] += ds[j]
+
+
+def simple_rnn_forward(xw, W_hh, h0, mask=None, rec_dropout=None, activation=None):
+    """As :func:`rnnkit.kernels.simple_rnn.simple_rnn_forward` (tanh or relu)."""
+    name = getattr(activation, "name", "tanh")
+    if name not in ("tanh", "relu"):
+        raise ValueError(f"fast simple_rnn_forward: activation {name!r} is not supported")
+    act = TANH if name == "tanh" else RELU
+    dtype = xw.dtype
+    xw = np.ascontiguousarray(xw)
+    W = np.ascontiguousarray(W_hh, dtype=dtype)
+    T, B, H = xw.shape
+    h = np.empty((T + 1, B, H), dtype=dtype)     # h[t] is h_prev of step t
+    h[0] = h0
+    mask, rec, rec_arg = mask_and_rec(mask, rec_dropout, T, B, H, dtype)
+    h_in = np.empty((B, H), dtype=dtype)
+
+    def block(b0, b1):
+        _forward_pass(xw, W, h, mask, rec_arg, rec is not None, h_in, act, b0, b1)
+
+    run_blocks(block, B, H)
+    cache = Cache(W=W, h=h, mask=mask, rec=rec, act=act)
+    return h[1:], h[T].copy(), cache
+
+
+def simple_rnn_backward(dh_seq, dh_T, cache, dh_trace=None):
+    """As :func:`rnnkit.kernels.simple_rnn.simple_rnn_backward`."""
+    W, h = cache.W, cache.h
+    dtype = h.dtype
+    T1, B, H = h.shape
+    T = T1 - 1
+    dh_seq = np.ascontiguousarray(dh_seq, dtype=dtype)
+    dh = np.zeros((B, H), dtype=dtype) if dh_T is None else np.array(dh_T, dtype=dtype)
+    dxw = np.empty((T, B, H), dtype=dtype)
+    scratch = np.empty((B, H), dtype=dtype)
+    use_rec = cache.rec is not None
+    rec_arg = cache.rec if use_rec else scratch
+    trace = trace_buffer(dh_trace, scratch)
+
+    def block(b0, b1):
+        _backward_pass(dh_seq, W, h, cache.mask, rec_arg, use_rec, dh, dxw, scratch, trace,
+                       dh_trace is not None, cache.act, b0, b1)
+
+    run_blocks(block, B, H)
+    if dh_trace is not None and trace is not dh_trace:
+        dh_trace[...] = trace
+    h_in = h[:T] if not use_rec else h[:T] * cache.rec
+    dW_hh = h_in.reshape(T * B, H).T @ dxw.reshape(T * B, H)    # sum_t h_in_t^T da_t
+    return dxw, dW_hh, dh
