@@ -11,7 +11,8 @@ blocks z, r, h; bias (2, 3H) = [input bias; recurrent bias] with reset_after=Tru
 recurrent bias ``b'`` is added to ``h_prev U`` for all three gates), or (3H,) with
 reset_after=False. PyTorch's ``nn.GRU`` is reset_after=True with gate order r, z, n and
 transposed weights (see :mod:`rnnkit.io.torch_layout`). The recurrence and its BPTT are in
-:mod:`rnnkit.kernels.gru`.
+:mod:`rnnkit.kernels.gru` (reference) and :mod:`rnnkit.kernels.fast.gru` (compiled), chosen by
+:mod:`rnnkit.kernels.dispatch`.
 
 >>> import numpy as np
 >>> from rnnkit.layers.gru import GRU
@@ -22,7 +23,7 @@ transposed weights (see :mod:`rnnkit.io.torch_layout`). The recurrence and its B
 """
 
 from .. import activations
-from ..kernels.gru import gru_backward, gru_forward
+from ..kernels.dispatch import kernels_for
 from .recurrent import Recurrent
 
 
@@ -73,13 +74,15 @@ class GRU(Recurrent):
                 self.bias.grad += dxw_sum
 
     def _kernel_forward(self, xw, states0, mask, rec_dropout):
+        gru_forward, gru_backward = kernels_for("gru", self, xw.dtype)  # fast or reference
         h_seq, h_T, cache = gru_forward(
             xw, self.recurrent_kernel.value, self._recurrent_bias(), states0[0], mask,
             rec_dropout, self.reset_after, self.activation, self.recurrent_activation,
         )
-        return h_seq, [h_T], cache
+        return h_seq, [h_T], (gru_backward, cache)
 
     def _kernel_backward(self, dh_seq, d_states, cache):
+        gru_backward, cache = cache
         dxw, dW_hh, db_hh, dh0 = gru_backward(dh_seq, d_states[0], cache, self._dh_trace(dh_seq))
         self.recurrent_kernel.grad += dW_hh
         if db_hh is not None:

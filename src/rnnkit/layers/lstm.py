@@ -11,7 +11,8 @@ Weights in Keras layout (``get_weights`` order): kernel (I, 4H), recurrent_kerne
 bias (4H,), gate blocks in the order i, f, c, o. PyTorch's ``nn.LSTM`` has the same gate order
 with transposed weights and two biases whose sum is ours. ``unit_forget_bias=True`` (the default)
 starts the forget-gate bias at 1. The recurrence and its BPTT are in
-:mod:`rnnkit.kernels.lstm`.
+:mod:`rnnkit.kernels.lstm` (reference) and :mod:`rnnkit.kernels.fast.lstm` (compiled), chosen
+by :mod:`rnnkit.kernels.dispatch`.
 
 >>> import numpy as np
 >>> from rnnkit.layers.lstm import LSTM
@@ -24,7 +25,7 @@ starts the forget-gate bias at 1. The recurrence and its BPTT are in
 import numpy as np
 
 from .. import activations, initializers
-from ..kernels.lstm import lstm_backward, lstm_forward
+from ..kernels.dispatch import kernels_for
 from .recurrent import Recurrent
 
 
@@ -72,13 +73,15 @@ class LSTM(Recurrent):
         return self.bias_initializer
 
     def _kernel_forward(self, xw, states0, mask, rec_dropout):
+        lstm_forward, lstm_backward = kernels_for("lstm", self, xw.dtype)  # fast or reference
         h_seq, h_T, c_T, cache = lstm_forward(
             xw, self.recurrent_kernel.value, states0[0], states0[1], mask, rec_dropout,
             self.activation, self.recurrent_activation,
         )
-        return h_seq, [h_T, c_T], cache
+        return h_seq, [h_T, c_T], (lstm_backward, cache)
 
     def _kernel_backward(self, dh_seq, d_states, cache):
+        lstm_backward, cache = cache
         dxw, dW_hh, dh0, dc0 = lstm_backward(dh_seq, d_states[0], d_states[1], cache,
                                              self._dh_trace(dh_seq))
         self.recurrent_kernel.grad += dW_hh

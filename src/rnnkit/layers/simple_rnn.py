@@ -5,7 +5,9 @@
 Weights in Keras layout (``get_weights`` order): kernel (I, H), recurrent_kernel (H, H),
 bias (H,). PyTorch's ``nn.RNN`` has the same maths with transposed weights and two biases whose
 sum is ours (``nonlinearity`` "tanh" or "relu"; any rnnkit activation works here). The
-recurrence and its BPTT are in :mod:`rnnkit.kernels.simple_rnn`.
+recurrence and its BPTT are in :mod:`rnnkit.kernels.simple_rnn` (reference) and
+:mod:`rnnkit.kernels.fast.simple_rnn` (compiled, tanh and relu), chosen by
+:mod:`rnnkit.kernels.dispatch`.
 
 >>> import numpy as np
 >>> from rnnkit.layers.simple_rnn import SimpleRNN
@@ -15,7 +17,7 @@ recurrence and its BPTT are in :mod:`rnnkit.kernels.simple_rnn`.
 ((2, 5, 4), (2, 4), 32)
 """
 
-from ..kernels.simple_rnn import simple_rnn_backward, simple_rnn_forward
+from ..kernels.dispatch import kernels_for
 from .recurrent import Recurrent
 
 
@@ -39,12 +41,14 @@ class SimpleRNN(Recurrent):
         super().__init__(units, activation=activation, **kwargs)
 
     def _kernel_forward(self, xw, states0, mask, rec_dropout):
+        simple_rnn_forward, simple_rnn_backward = kernels_for("simple_rnn", self, xw.dtype)
         h_seq, h_T, cache = simple_rnn_forward(
             xw, self.recurrent_kernel.value, states0[0], mask, rec_dropout, self.activation,
         )
-        return h_seq, [h_T], cache
+        return h_seq, [h_T], (simple_rnn_backward, cache)
 
     def _kernel_backward(self, dh_seq, d_states, cache):
+        simple_rnn_backward, cache = cache
         dxw, dW_hh, dh0 = simple_rnn_backward(dh_seq, d_states[0], cache,
                                                     self._dh_trace(dh_seq))
         self.recurrent_kernel.grad += dW_hh

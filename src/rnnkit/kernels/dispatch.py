@@ -1,0 +1,91 @@
+"""Which kernel runs a recurrence: the compiled fast path or the NumPy reference.
+
+``kernels_for(cell, layer, dtype)`` returns the ``(forward, backward)`` pair for one call of a
+layer. The fast kernels (:mod:`rnnkit.kernels.fast`, Numba) are used when
+
+* the environment variable ``RNNKIT_KERNELS`` is not ``"reference"`` (it is read at every call,
+  so tests and users can switch at run time; ``"fast"`` makes a missing numba an error instead
+  of a silent fallback; unset or ``"auto"`` means fast where possible),
+* numba imports and numpy's BLAS was found (see :mod:`rnnkit.kernels.fast._lowlevel`),
+* the dtype is float32 or float64,
+* the activations are the defaults the fast kernels implement: tanh for the candidate / cell and
+  sigmoid for the gates (LSTM, GRU); tanh or relu for SimpleRNN.
+
+Otherwise the reference kernel runs; it stays the readable truth and both have one contract.
+"""
+
+import os
+
+import numpy as np
+
+from . import gru as _ref_gru
+from . import lstm as _ref_lstm
+from . import simple_rnn as _ref_rnn
+
+_REFERENCE = {
+    "lstm": (_ref_lstm.lstm_forward, _ref_lstm.lstm_backward),
+    "gru": (_ref_gru.gru_forward, _ref_gru.gru_backward),
+    "simple_rnn": (_ref_rnn.simple_rnn_forward, _ref_rnn.simple_rnn_backward),
+}
+_FAST_ACTIVATIONS = {  # cell -> (allowed activation names, allowed recurrent_activation names)
+    "lstm": ({"tanh"}, {"sigmoid"}),
+    "gru": ({"tanh"}, {"sigmoid"}),
+    "simple_rnn": ({"tanh", "relu"}, None),
+}
+_fast = None          # the fast modules once imported, or the ImportError that stopped them
+
+
+def mode():
+    """``"auto"``, ``"fast"`` or ``"reference"``, from ``RNNKIT_KERNELS``."""
+    value = os.environ.get("RNNKIT_KERNELS", "auto").strip().lower() or "auto"
+    if value not in ("auto", "fast", "reference"):
+        raise ValueError(f"RNNKIT_KERNELS must be 'auto', 'fast' or 'reference', got {value!r}")
+    return value
+
+
+def _load_fast():
+    global _fast
+    if _fast is None:
+        try:
+            from .fast import AVAILABLE
+            if not AVAILABLE:
+                raise ImportError("numpy's bundled OpenBLAS (64-bit cblas_?gemm) was not found")
+            from .fast import gru, lstm, simple_rnn
+            _fast = {
+                "lstm": (lstm.lstm_forward, lstm.lstm_backward),
+                "gru": (gru.gru_forward, gru.gru_backward),
+                "simple_rnn": (simple_rnn.simple_rnn_forward, simple_rnn.simple_rnn_backward),
+            }
+        except ImportError as e:  # numba missing or unusable: the reference kernels only
+            _fast = e
+    return _fast
+
+
+def fast_available():
+    """True when the compiled kernels can run here (numba and numpy's BLAS found)."""
+    return not isinstance(_load_fast(), ImportError)
+
+
+def supports_fast(cell, layer, dtype):
+    """Whether the fast kernel implements this layer's options for ``dtype``."""
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        return False
+    acts, rec_acts = _FAST_ACTIVATIONS[cell]
+    if layer is None:
+        return True
+    if layer.activation.name not in acts:
+        return False
+    return rec_acts is None or layer.recurrent_activation.name in rec_acts
+
+
+def kernels_for(cell, layer=None, dtype=np.float32):
+    """The ``(forward, backward)`` kernel pair for ``cell`` ("lstm", "gru", "simple_rnn")."""
+    m = mode()
+    if m == "reference" or not supports_fast(cell, layer, dtype):
+        return _REFERENCE[cell]
+    fast = _load_fast()
+    if isinstance(fast, ImportError):
+        if m == "fast":
+            raise ImportError(f"RNNKIT_KERNELS=fast, but the fast kernels cannot run: {fast}")
+        return _REFERENCE[cell]
+    return fast[cell]
