@@ -1,0 +1,328 @@
+"""The compiled fast kernels against the NumPy reference kernels, on the same random inputs.
+
+Kernel level: every option of the contract (masks with fully masked rows and columns, recurrent
+dropout, initial states, final-state gradients, dh_trace, GRU reset_after both ways with and
+without the recurrent bias, SimpleRNN tanh and relu), float64 and float32. Layer level: the
+layers, Bidirectional and go_backwards / return_state / dropout through the dispatcher, fast vs
+``RNNKIT_KERNELS=reference``. Plus the dispatcher's rules and the fallback without numba.
+
+Tolerances. float64: both kernels do the same arithmetic in a different order (fused loops,
+BLAS blocking), so they agree to a few ulp per operation: 1e-10 relative to the largest value
+leaves a factor 1e4 of room and still catches any wrong term. float32: the fast kernel uses a
+rational tanh (relative error <= 3.4e-7, ~3 ulp) and its own summation order, the reference
+libm's tanh; both are compared with the float64 reference on the same inputs (scaled to the
+largest value), and must stay within 1e-5: about T (= 6) steps times a few float32 ulp
+(6e-8 each) with margin, while a bug (a wrong gate, a missing mask or dropout term) is O(1e-2).
+Timing is never asserted here; see benchmarks/.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gradcheck import assert_close
+from rnnkit.kernels import dispatch
+from rnnkit.kernels import gru as ref_gru
+from rnnkit.kernels import lstm as ref_lstm
+from rnnkit.kernels import simple_rnn as ref_rnn
+
+pytestmark = pytest.mark.skipif(not dispatch.fast_available(),
+                                reason="numba (or numpy's bundled OpenBLAS) not available")
+
+T, B, H = 6, 5, 7          # odd H exercises the vector loops' remainders
+
+
+def _fast(cell):
+    from rnnkit.kernels.fast import gru, lstm, simple_rnn
+    return {"lstm": (lstm.lstm_forward, lstm.lstm_backward),
+            "gru": (gru.gru_forward, gru.gru_backward),
+            "simple_rnn": (simple_rnn.simple_rnn_forward, simple_rnn.simple_rnn_backward)}[cell]
+
+
+def _mask(rng, kind):
+    if kind is None:
+        return None
+    m = rng.random((T, B)) > 0.35
+    m[:, 0] = False                    # a sequence that is all padding
+    m[:, 1] = True                     # and one without any
+    if kind == "left":                 # pre-padding: the first steps of row 2 are padding
+        m[:3, 2] = False
+    return m
+
+
+def _inputs(cell, dtype, rng, mask, dropout, state_grads):
+    G = {"lstm": 4, "gru": 3, "simple_rnn": 1}[cell] * H
+    n_states = 2 if cell == "lstm" else 1
+    d = dict(
+        xw=rng.standard_normal((T, B, G)),
+        W=rng.standard_normal((H, G)) * 0.6,
+        states=[rng.standard_normal((B, H)) for _ in range(n_states)],
+        mask=_mask(rng, mask),
+        rec=(rng.random((B, H)) > 0.3) / 0.7 if dropout else None,
+        dh_seq=rng.standard_normal((T, B, H)),
+        d_states=[rng.standard_normal((B, H)) if state_grads else None
+                  for _ in range(n_states)],
+        b_hh=rng.standard_normal(G) * 0.5,
+    )
+    return d
+
+
+def _cast(d, dtype):
+    c = lambda a: None if a is None else np.asarray(a, dtype=dtype)   # noqa: E731
+    return {k: ([c(a) for a in v] if isinstance(v, list) else
+                (v if k == "mask" else c(v))) for k, v in d.items()}
+
+
+def _run(kernels, cell, d, trace=False, **opts):
+    """Forward then backward; every output and gradient as a flat list (and dh_trace)."""
+    fwd, bwd = kernels
+    tr = np.empty_like(d["dh_seq"]) if trace else None
+    if cell == "lstm":
+        h_seq, h_T, c_T, cache = fwd(d["xw"], d["W"], *d["states"], d["mask"], d["rec"])
+        grads = bwd(d["dh_seq"], *d["d_states"], cache, tr)
+        outs = [h_seq.copy(), h_T, c_T]
+    elif cell == "gru":
+        b_hh = d["b_hh"] if opts["reset_after"] and opts["bias"] else None
+        h_seq, h_T, cache = fwd(d["xw"], d["W"], b_hh, d["states"][0], d["mask"], d["rec"],
+                                opts["reset_after"])
+        grads = bwd(d["dh_seq"], d["d_states"][0], cache, tr)
+        outs = [h_seq.copy(), h_T]
+    else:
+        from rnnkit import activations
+        h_seq, h_T, cache = fwd(d["xw"], d["W"], d["states"][0], d["mask"], d["rec"],
+                                activations.get(opts["activation"]))
+        grads = bwd(d["dh_seq"], d["d_states"][0], cache, tr)
+        outs = [h_seq.copy(), h_T]
+    return outs + [g for g in grads if g is not None] + ([tr] if trace else [])
+
+
+def _compare(cell, dtype, mask, dropout, state_grads, trace=False, seed=0, **opts):
+    d64 = _inputs(cell, np.float64, np.random.default_rng(seed), mask, dropout, state_grads)
+    expected = _run(dispatch._REFERENCE[cell], cell, _cast(d64, np.float64), trace, **opts)
+    got = _run(_fast(cell), cell, _cast(d64, dtype), trace, **opts)
+    assert len(got) == len(expected)
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    names = ["h_seq", "h_T", "c_T"][:3 if cell == "lstm" else 2] + ["dxw", "dW_hh"]
+    for k, (a, e) in enumerate(zip(got, expected)):
+        assert a.dtype == dtype
+        what = names[k] if k < len(names) else f"output {k}"
+        assert_close(a, e, rtol=rtol, atol=0, what=f"{cell} {np.dtype(dtype).name} {what}")
+
+
+DTYPES = [np.float64, np.float32]
+MASKS = [None, "random", "left"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mask", MASKS)
+@pytest.mark.parametrize("dropout", [False, True])
+def test_lstm_matches_reference(dtype, mask, dropout):
+    _compare("lstm", dtype, mask, dropout, state_grads=True)
+    _compare("lstm", dtype, mask, dropout, state_grads=False, seed=1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mask", MASKS)
+@pytest.mark.parametrize("dropout", [False, True])
+@pytest.mark.parametrize("reset_after,bias", [(True, True), (True, False), (False, False)])
+def test_gru_matches_reference(dtype, mask, dropout, reset_after, bias):
+    _compare("gru", dtype, mask, dropout, state_grads=True, reset_after=reset_after, bias=bias)
+    _compare("gru", dtype, mask, dropout, state_grads=False, seed=1, reset_after=reset_after,
+             bias=bias)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mask", MASKS)
+@pytest.mark.parametrize("dropout", [False, True])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_simple_rnn_matches_reference(dtype, mask, dropout, activation):
+    _compare("simple_rnn", dtype, mask, dropout, state_grads=True, activation=activation)
+    _compare("simple_rnn", dtype, mask, dropout, state_grads=False, seed=1,
+             activation=activation)
+
+
+@pytest.mark.parametrize("cell,opts", [("lstm", {}), ("gru", dict(reset_after=True, bias=True)),
+                                       ("gru", dict(reset_after=False, bias=False)),
+                                       ("simple_rnn", dict(activation="tanh"))])
+def test_dh_trace_matches_reference(cell, opts):
+    _compare(cell, np.float64, "random", True, True, trace=True, **opts)
+
+
+def test_batch_of_one_and_one_step():
+    global T, B
+    old = T, B
+    try:
+        T, B = 1, 1
+        _compare("lstm", np.float32, None, False, True)
+        _compare("gru", np.float32, None, False, True, reset_after=True, bias=True)
+        _compare("simple_rnn", np.float32, None, False, True, activation="tanh")
+    finally:
+        T, B = old
+
+
+def test_cache_serves_one_backward():
+    fwd, bwd = _fast("lstm")
+    d = _cast(_inputs("lstm", np.float64, np.random.default_rng(0), None, False, False),
+              np.float64)
+    *_, cache = fwd(d["xw"], d["W"], *d["states"])
+    bwd(d["dh_seq"], None, None, cache)
+    with pytest.raises(RuntimeError, match="already used"):
+        bwd(d["dh_seq"], None, None, cache)
+
+
+def test_inputs_are_not_modified():
+    fwd, bwd = _fast("gru")
+    d = _cast(_inputs("gru", np.float32, np.random.default_rng(0), "random", True, True),
+              np.float32)
+    before = {k: np.copy(v) for k, v in d.items() if isinstance(v, np.ndarray)}
+    _, _, cache = fwd(d["xw"], d["W"], d["b_hh"], d["states"][0], d["mask"], d["rec"])
+    bwd(d["dh_seq"], d["d_states"][0], cache)
+    for k, v in before.items():
+        np.testing.assert_array_equal(d[k], v, err_msg=k)
+
+
+# ---- through the layers ------------------------------------------------------------------------
+
+def _layer_run(make, x, monkeypatch, mode, training, mask, initial_state, dy_seed=3):
+    """Build a layer with ``make()`` (fixed seeds), run forward/backward under ``mode``."""
+    from rnnkit.layers.base import clear_session
+
+    monkeypatch.setenv("RNNKIT_KERNELS", mode)
+    clear_session()
+    layer = make()
+    layer.build((None, None, x.shape[-1]))
+    wr = np.random.default_rng(5)          # every weight random and non-zero, biases included
+    for w in layer.weights:
+        w.value[...] = wr.uniform(-0.6, 0.6, size=w.shape)
+    y = layer.forward(x, training=training, mask=mask, initial_state=initial_state)
+    ys = y if isinstance(y, list) else [y]
+    rng = np.random.default_rng(dy_seed)
+    dy = [rng.standard_normal(np.shape(t)) for t in ys]
+    g = layer.backward(dy if isinstance(y, list) else dy[0])
+    gs = g if isinstance(g, list) else [g]
+    return [np.copy(t) for t in ys] + gs + [w.grad.copy() for w in layer.weights]
+
+
+def _layer_cases():
+    from rnnkit.layers.gru import GRU
+    from rnnkit.layers.lstm import LSTM
+    from rnnkit.layers.simple_rnn import SimpleRNN
+
+    common = dict(return_sequences=True, return_state=True, dropout=0.2,
+                  recurrent_dropout=0.3, seed=7)
+    return {
+        "lstm": lambda **kw: LSTM(H, **{**common, **kw}),
+        "gru": lambda **kw: GRU(H, **{**common, **kw}),
+        "gru_v1": lambda **kw: GRU(H, reset_after=False, **{**common, **kw}),
+        "simple_rnn": lambda **kw: SimpleRNN(H, **{**common, **kw}),
+        "simple_rnn_relu": lambda **kw: SimpleRNN(H, activation="relu", **{**common, **kw}),
+    }
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "gru_v1", "simple_rnn", "simple_rnn_relu"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_layer_fast_equals_reference(name, go_backwards, monkeypatch, float64):
+    make = _layer_cases()[name]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((B, T, 4))
+    mask = _mask(rng, "random").T
+    n_states = 2 if name == "lstm" else 1
+    init = [rng.standard_normal((B, H)) for _ in range(n_states)]
+    runs = [_layer_run(lambda: make(go_backwards=go_backwards), x, monkeypatch, mode,
+                       training=True, mask=mask, initial_state=init)
+            for mode in ("reference", "fast")]
+    for k, (a, e) in enumerate(zip(runs[1], runs[0])):
+        assert_close(a, e, rtol=1e-10, atol=0, what=f"{name} item {k}")
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "simple_rnn"])
+def test_bidirectional_fast_equals_reference(name, monkeypatch):
+    from rnnkit.layers.bidirectional import Bidirectional
+
+    make = _layer_cases()[name]
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((B, T, 4)).astype(np.float32)
+    mask = _mask(rng, "left").T
+    runs = [_layer_run(lambda: Bidirectional(make(return_state=False)), x, monkeypatch, mode,
+                       training=True, mask=mask, initial_state=None)
+            for mode in ("reference", "fast")]
+    for k, (a, e) in enumerate(zip(runs[1], runs[0])):
+        assert a.dtype == np.float32
+        assert_close(a, e, rtol=1e-5, atol=0, what=f"Bidirectional({name}) item {k}")
+
+
+# ---- dispatch --------------------------------------------------------------------------------
+
+def test_dispatch_rules(monkeypatch):
+    from rnnkit.layers.gru import GRU
+    from rnnkit.layers.lstm import LSTM
+    from rnnkit.layers.simple_rnn import SimpleRNN
+
+    monkeypatch.delenv("RNNKIT_KERNELS", raising=False)
+    assert dispatch.kernels_for("lstm", LSTM(3), np.float32) == _fast("lstm")
+    assert dispatch.kernels_for("gru", GRU(3), np.float64) == _fast("gru")
+    assert dispatch.kernels_for("simple_rnn", SimpleRNN(3, activation="relu"),
+                                np.float32) == _fast("simple_rnn")
+    # options the fast kernels do not implement fall back to the reference
+    ref = dispatch._REFERENCE
+    assert dispatch.kernels_for("lstm", LSTM(3, recurrent_activation="hard_sigmoid"),
+                                np.float32) == ref["lstm"]
+    assert dispatch.kernels_for("simple_rnn", SimpleRNN(3, activation="elu"),
+                                np.float32) == ref["simple_rnn"]
+    assert dispatch.kernels_for("gru", GRU(3), np.float16) == ref["gru"]
+    monkeypatch.setenv("RNNKIT_KERNELS", "reference")
+    assert dispatch.kernels_for("lstm", LSTM(3), np.float32) == ref["lstm"]
+    monkeypatch.setenv("RNNKIT_KERNELS", "fast")
+    assert dispatch.kernels_for("lstm", LSTM(3), np.float32) == _fast("lstm")
+    monkeypatch.setenv("RNNKIT_KERNELS", "turbo")
+    with pytest.raises(ValueError, match="RNNKIT_KERNELS"):
+        dispatch.kernels_for("lstm", LSTM(3), np.float32)
+
+
+def test_layer_uses_reference_when_forced(monkeypatch):
+    """RNNKIT_KERNELS=reference reaches the layer: its cache is the reference kernel's."""
+    from rnnkit.layers.lstm import LSTM
+
+    x = np.ones((2, 3, 4), dtype=np.float32)
+    for mode, module in (("reference", "rnnkit.kernels.lstm"),
+                         ("auto", "rnnkit.kernels.fast.lstm")):
+        monkeypatch.setenv("RNNKIT_KERNELS", mode)
+        layer = LSTM(3)
+        layer.forward(x)
+        backward_fn = layer._cache[3][0]
+        assert backward_fn.__module__ == module
+
+
+_NO_NUMBA = """
+import sys
+sys.modules["numba"] = None            # import numba -> ImportError
+import numpy as np
+import rnnkit
+from rnnkit.kernels import dispatch
+from rnnkit.layers.lstm import LSTM
+assert not dispatch.fast_available()
+layer = LSTM(3, return_sequences=True)
+y = layer.forward(np.ones((2, 4, 5), dtype="float32"))
+layer.backward(np.ones_like(y))
+assert layer._cache[3][0].__module__ == "rnnkit.kernels.lstm"
+import os
+os.environ["RNNKIT_KERNELS"] = "fast"
+try:
+    LSTM(3).forward(np.ones((2, 4, 5), dtype="float32"))
+except ImportError as e:
+    assert "RNNKIT_KERNELS=fast" in str(e)
+else:
+    raise AssertionError("RNNKIT_KERNELS=fast without numba should raise")
+print("ok")
+"""
+
+
+def test_import_and_fallback_without_numba():
+    env = {k: v for k, v in os.environ.items() if k != "RNNKIT_KERNELS"}
+    out = subprocess.run([sys.executable, "-c", _NO_NUMBA], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
