@@ -476,3 +476,18 @@ def test_no_pickle_eval_or_exec_in_the_source():
             for f in files for i, line in enumerate(f.read_text().splitlines(), 1)
             if pattern.search(line)]
     assert hits == []
+
+
+def test_saving_to_a_directory_or_with_a_callable_learning_rate(tmp_path):
+    model = tiny()
+    model.compile(optimizer=SGD(lambda: 0.1), loss="mse")
+    with pytest.raises(ValueError, match="a callable learning rate cannot be saved"):
+        model.save(str(tmp_path / "m.rnnkit"))
+    model.save_weights(str(tmp_path / "w.rnnkit"))                # weights alone are fine
+    model.optimizer.learning_rate = 0.1
+    for save in (model.save, model.save_weights):
+        with pytest.raises(IsADirectoryError, match="is a directory; give the path of a file"):
+            save(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["w.rnnkit"]           # no temporary file left
+    with pytest.raises(ValueError, match="invalid tensor name '__metadata__'"):
+        st_save(str(tmp_path / "x"), {"__metadata__": np.zeros(1)})

@@ -25,6 +25,8 @@ _CODES = {np.dtype(v): k for k, v in _DTYPES.items()}
 def atomic_write(path, chunks):
     """Write the byte strings ``chunks`` to ``path`` atomically (temp file, fsync, rename)."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path}: is a directory; give the path of a file to write")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
@@ -53,6 +55,8 @@ def save(path, tensors, metadata=None):
     """Write ``{name: array}`` and a ``{str: str}`` metadata dict to ``path``."""
     header, offset, blobs = {}, 0, []
     for name, array in tensors.items():
+        if not isinstance(name, str) or name == "__metadata__":
+            raise ValueError(f"safetensors: invalid tensor name {name!r}")
         a = np.asarray(array, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         code = _CODES.get(a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype)
         if code is None:
