@@ -464,3 +464,15 @@ def test_stop_training_mid_epoch_and_at_epoch_end(float64):
     # a new fit starts again: stop_training is reset
     history = model.fit(x, y, batch_size=5, epochs=1, verbose=0)
     assert history.epoch == [0] and not model.stop_training
+
+
+def test_train_on_batch_with_a_metric_that_does_not_fit_changes_nothing():
+    seq = Input((T, I))
+    h = LSTM(H)(seq)
+    model = rnnkit.Model(seq, [Dense(1, name="reg")(h), Dense(3, name="cls")(h)])
+    model.compile(optimizer=SGD(0.1), loss=["mse", SparseCategoricalCrossentropy()],
+                  metrics=["mae"])
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="mean_absolute_error"):
+        model.train_on_batch(_x(n=3), [np.zeros((3, 1)), np.array([0, 1, 2])])
+    assert same_weights(before, model.get_weights()) and model.optimizer.iterations == 0

@@ -207,9 +207,9 @@ class TrainingMixin:
         if check:                     # before any weight changes
             self._check_targets(ys, y_pred, "train_on_batch")
         loss, dy, preds, masks = self._loss_and_grads(ys, y_pred, sw)
-        self.backward(dy)
+        self._update_metrics(ys, preds, masks, sw)    # before the update: a failing metric
+        self.backward(dy)                             # leaves the weights as they were
         self.optimizer.apply(self.trainable_weights)
-        self._update_metrics(ys, preds, masks, sw)
         return loss
 
     def _test_step(self, xs, ys, sw):
