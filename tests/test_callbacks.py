@@ -474,3 +474,20 @@ def test_callback_may_override_the_new_batch_hook_names():
     model = tiny_model()
     fit(model, [New()], epochs=2)
     assert seen == [0, 1, 0, 1]
+
+
+def test_a_history_given_as_callback_is_the_one_returned_and_a_single_callback_works():
+    model = tiny_model()
+    mine = History()
+    returned = fit(model, [mine], epochs=2)
+    assert returned is mine and model.history is mine and len(mine.history["loss"]) == 2
+    seen = []
+
+    class One(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    fit(model, One(), epochs=2)                       # not in a list: Keras 3 accepts it
+    assert seen == [0, 1]
+    with pytest.raises(TypeError, match="callbacks must be Callback objects, got function"):
+        fit(model, [lambda: None], epochs=1)

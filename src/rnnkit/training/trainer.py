@@ -71,6 +71,20 @@ def _positive_int(value, default, what, where):
     return int(value)
 
 
+def _callback_list(callbacks, where):
+    """A list of callbacks from None, one callback or a list (Keras 3 accepts all three)."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, callbacks_module.Callback):
+        return [callbacks]
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not isinstance(cb, callbacks_module.Callback):
+            raise TypeError(f"{where}: callbacks must be Callback objects, got "
+                            f"{type(cb).__name__}")
+    return callbacks
+
+
 def _is_per_output(metrics, n_out):
     """Whether ``metrics`` is a list with one list (or None) per output, as Keras 3 accepts."""
     return (isinstance(metrics, (list, tuple)) and len(metrics) == n_out
@@ -341,9 +355,15 @@ class TrainingMixin:
 
         n = len(xs[0])
         steps = -(-n // batch_size)
-        history = callbacks_module.History()
+        callbacks = _callback_list(callbacks, "fit")
+        # as Keras: a History among the callbacks is the one fit fills and returns
+        history = next((cb for cb in callbacks if isinstance(cb, callbacks_module.History)),
+                       None)
+        if history is None:
+            history = callbacks_module.History()
+            callbacks.append(history)
         cbs = callbacks_module.CallbackList(
-            list(callbacks or []) + [history], self,
+            callbacks, self,
             {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size},
         )
         rng = make_rng(seed)
@@ -427,6 +447,7 @@ class TrainingMixin:
         batch_size = _positive_int(batch_size, 32, "batch_size", "evaluate")
         self._dry_run(xs, ys, sw, "evaluate", batch_size)
         cbs = None
+        callbacks = _callback_list(callbacks, "evaluate")
         if callbacks:
             cbs = callbacks_module.CallbackList(
                 callbacks, self, {"epochs": 1, "steps": -(-len(xs[0]) // batch_size),
@@ -442,6 +463,7 @@ class TrainingMixin:
         batch_size = _positive_int(batch_size, 32, "batch_size", "predict")
         n = len(xs[0])
         cbs = None
+        callbacks = _callback_list(callbacks, "predict")
         if callbacks:
             cbs = callbacks_module.CallbackList(
                 callbacks, self, {"epochs": 1, "steps": -(-n // batch_size), "verbose": verbose})
