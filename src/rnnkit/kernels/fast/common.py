@@ -1,6 +1,12 @@
 """Python-side helpers shared by the fast kernels: argument preparation and batch blocks."""
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+
+from . import _lowlevel
 
 
 class Cache:
@@ -39,6 +45,53 @@ def trace_buffer(dh_trace, scratch):
     return np.empty(dh_trace.shape, dtype=scratch.dtype)
 
 
+MIN_ROWS = 4            # fewest batch rows worth a thread of their own
+_threads = max(1, min(os.cpu_count() or 1, 2))
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def set_num_threads(n):
+    """How many threads a pass may split its batch over (default: min(cores, 2))."""
+    global _threads
+    _threads = max(1, int(n))
+
+
+def num_threads():
+    return _threads
+
+
+def _get_pool(n):
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < n:
+            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="rnnkit")
+        return _pool
+
+
 def run_blocks(block, B, H):
-    """Call ``block(b0, b1)`` over the batch rows [0, B)."""
-    block(0, B)
+    """Call ``block(b0, b1)`` over row blocks covering the batch rows [0, B).
+
+    The compiled passes release the GIL and touch only their own rows, so the blocks run
+    concurrently: the caller runs the first, pool threads the others; there is no barrier per
+    step, each block runs its whole time loop. Meanwhile numpy's BLAS is set to one thread
+    (the per-step products are small; two BLAS pools over two cores fight each other) and
+    restored afterwards.
+    """
+    n = max(1, min(_threads, B // MIN_ROWS))
+    old = _lowlevel.blas_threads()
+    if old != 1:
+        _lowlevel.set_blas_threads(1)
+    try:
+        if n == 1:
+            block(0, B)
+            return
+        edges = [B * k // n for k in range(n + 1)]
+        futures = [_get_pool(n - 1).submit(block, edges[k], edges[k + 1])
+                   for k in range(1, n)]
+        block(edges[0], edges[1])
+        for f in futures:
+            f.result()
+    finally:
+        if old != 1:
+            _lowlevel.set_blas_threads(old)

@@ -23,7 +23,7 @@ with reset_after, ``da_h r`` over ``cand``; a cache therefore serves one backwar
 import numpy as np
 from numba import njit
 
-from ._lowlevel import NO_TRANS, TRANS, gemm, like, sigmoid, tanh
+from ._lowlevel import SMALL_MNK, gemm_rows, like, sigmoid, tanh
 from .common import Cache, mask_and_rec, run_blocks, trace_buffer
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
@@ -43,7 +43,8 @@ def _input_rows(h, t, rec, use_rec, h_in, b0, b1):
 
 
 @njit(**_JIT)
-def _forward_pass(xw, W, b_hh, h, gates, cand, mask, rec, use_rec, h_in, reset_after, b0, b1):
+def _forward_pass(xw, W, b_hh, h, gates, cand, mask, rec, use_rec, h_in, reset_after, small,
+                  b0, b1):
     T, B, G = xw.shape
     H = G // 3
     nb = b1 - b0
@@ -51,8 +52,7 @@ def _forward_pass(xw, W, b_hh, h, gates, cand, mask, rec, use_rec, h_in, reset_a
         src, off = _input_rows(h, t, rec, use_rec, h_in, b0, b1)
         if reset_after:
             # hU = h_in @ W_hh  (into the gate buffer; the bias is added below)
-            gemm(NO_TRANS, NO_TRANS, nb, G, H, 1.0, src, off, H, W, 0, G,
-                 0.0, gates, (t * B + b0) * G, G)
+            gemm_rows(nb, G, H, src, off, H, W, 0, G, 0.0, gates, (t * B + b0) * G, G, small)
             for b in range(b0, b1):
                 if not mask[t, b]:
                     continue
@@ -65,8 +65,8 @@ def _forward_pass(xw, W, b_hh, h, gates, cand, mask, rec, use_rec, h_in, reset_a
                     a[2 * H + j] = tanh(x[2 * H + j] + a[H + j] * cj)
         else:
             # a_zr = h_in @ U_zr
-            gemm(NO_TRANS, NO_TRANS, nb, 2 * H, H, 1.0, src, off, H, W, 0, G,
-                 0.0, gates, (t * B + b0) * G, G)
+            gemm_rows(nb, 2 * H, H, src, off, H, W, 0, G, 0.0, gates, (t * B + b0) * G, G,
+                      small)
             for b in range(b0, b1):
                 a, x, cd = gates[t, b], xw[t, b], cand[t, b]
                 for j in range(2 * H):                       # z, r
@@ -75,8 +75,8 @@ def _forward_pass(xw, W, b_hh, h, gates, cand, mask, rec, use_rec, h_in, reset_a
                 for j in range(H):                           # cand = r * h_in
                     cd[j] = a[H + j] * hi[j]
             # a_h = cand @ U_h
-            gemm(NO_TRANS, NO_TRANS, nb, H, H, 1.0, cand, (t * B + b0) * H, H, W, 2 * H, G,
-                 0.0, gates, (t * B + b0) * G + 2 * H, G)
+            gemm_rows(nb, H, H, cand, (t * B + b0) * H, H, W, 2 * H, G,
+                      0.0, gates, (t * B + b0) * G + 2 * H, G, small)
             for b in range(b0, b1):
                 if not mask[t, b]:
                     continue
@@ -96,8 +96,9 @@ def _forward_pass(xw, W, b_hh, h, gates, cand, mask, rec, use_rec, h_in, reset_a
 
 
 @njit(**_JIT)
-def _backward_pass(dh_seq, W, h, gates, cand, mask, rec, use_rec, dh, scratch, trace,
-                   use_trace, reset_after, b0, b1):
+def _backward_pass(dh_seq, WT, h, gates, cand, mask, rec, use_rec, dh, scratch, trace,
+                   use_trace, reset_after, small, b0, b1):
+    # WT = W_hh^T (3H, H): rows [0, 2H) are U_zr^T, rows [2H, 3H) U_h^T
     # on entry dh = dL/dh_T from outside; on exit dL/dh_0
     T, B, G = gates.shape
     H = G // 3
@@ -136,14 +137,14 @@ def _backward_pass(dh_seq, W, h, gates, cand, mask, rec, use_rec, dh, scratch, t
                     cd[j] = hh[j] * rj                            # dhU_h
         if reset_after:
             # dh_in = dhU @ W_hh^T = da_zr @ W_zr^T + dhU_h @ W_h^T
-            gemm(NO_TRANS, TRANS, nb, H, 2 * H, 1.0, gates, (t * B + b0) * G, G, W, 0, G,
-                 0.0, scratch, b0 * H, H)
-            gemm(NO_TRANS, TRANS, nb, H, H, 1.0, cand, (t * B + b0) * H, H, W, 2 * H, G,
-                 1.0, scratch, b0 * H, H)
+            gemm_rows(nb, H, 2 * H, gates, (t * B + b0) * G, G, WT, 0, H,
+                      0.0, scratch, b0 * H, H, small)
+            gemm_rows(nb, H, H, cand, (t * B + b0) * H, H, WT, 2 * H * H, H,
+                      1.0, scratch, b0 * H, H, small)
         else:
             # a_h = x_h + (r * h_in) @ U_h :  d(r h_in) = da_h @ U_h^T
-            gemm(NO_TRANS, TRANS, nb, H, H, 1.0, gates, (t * B + b0) * G + 2 * H, G, W, 2 * H,
-                 G, 0.0, scratch, b0 * H, H)
+            gemm_rows(nb, H, H, gates, (t * B + b0) * G + 2 * H, G, WT, 2 * H * H, H,
+                      0.0, scratch, b0 * H, H, small)
             for b in range(b0, b1):
                 if not mask[t, b]:
                     continue
@@ -155,8 +156,8 @@ def _backward_pass(dh_seq, W, h, gates, cand, mask, rec, use_rec, dh, scratch, t
                     r[j] = s[j] * hij * rj * (one - rj)           # da_r
                     s[j] = s[j] * rj                              # d h_in, through r * h_in
             # a_zr = x_zr + h_in @ U_zr :  d h_in += da_zr @ U_zr^T
-            gemm(NO_TRANS, TRANS, nb, H, 2 * H, 1.0, gates, (t * B + b0) * G, G, W, 0, G,
-                 1.0, scratch, b0 * H, H)
+            gemm_rows(nb, H, 2 * H, gates, (t * B + b0) * G, G, WT, 0, H,
+                      1.0, scratch, b0 * H, H, small)
         # dh_prev = dh z + dh_in * d + dh_seq[t - 1]   (masked rows: dh_in is 0)
         for b in range(b0, b1):
             dh_b, s = dh[b], scratch[b]
@@ -193,7 +194,7 @@ def gru_forward(xw, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=Tru
 
     def block(b0, b1):
         _forward_pass(xw, W, bias, h, gates, cand, mask, rec_arg, rec is not None, h_in,
-                      bool(reset_after), b0, b1)
+                      bool(reset_after), SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     cache = Cache(W=W, has_b_hh=b_hh is not None, reset_after=bool(reset_after), h=h,
@@ -214,10 +215,11 @@ def gru_backward(dh_seq, dh_T, cache, dh_trace=None):
     use_rec = cache.rec is not None
     rec_arg = cache.rec if use_rec else scratch
     trace = trace_buffer(dh_trace, scratch)
+    WT = np.ascontiguousarray(W.T)               # (3H, H): BLAS is faster without transposes
 
     def block(b0, b1):
-        _backward_pass(dh_seq, W, h, gates, cand, cache.mask, rec_arg, use_rec, dh, scratch,
-                       trace, dh_trace is not None, cache.reset_after, b0, b1)
+        _backward_pass(dh_seq, WT, h, gates, cand, cache.mask, rec_arg, use_rec, dh, scratch,
+                       trace, dh_trace is not None, cache.reset_after, SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     if dh_trace is not None and trace is not dh_trace:

@@ -12,7 +12,7 @@ recovered from ``h_t = act(a_t)`` at unmasked steps (masked ones get no gradient
 import numpy as np
 from numba import njit
 
-from ._lowlevel import NO_TRANS, TRANS, gemm, like, tanh
+from ._lowlevel import SMALL_MNK, gemm_rows, like, tanh
 from .common import Cache, mask_and_rec, run_blocks, trace_buffer
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
@@ -20,7 +20,7 @@ TANH, RELU = 0, 1
 
 
 @njit(**_JIT)
-def _forward_pass(xw, W, h, mask, rec, use_rec, h_in, act, b0, b1):
+def _forward_pass(xw, W, h, mask, rec, use_rec, h_in, act, small, b0, b1):
     T, B, H = xw.shape
     zero = like(xw, 0.0)
     for t in range(T):
@@ -30,11 +30,11 @@ def _forward_pass(xw, W, h, mask, rec, use_rec, h_in, act, b0, b1):
                 hp, r, hi = h[t, b], rec[b], h_in[b]
                 for j in range(H):
                     hi[j] = hp[j] * r[j]
-            gemm(NO_TRANS, NO_TRANS, b1 - b0, H, H, 1.0, h_in, b0 * H, H, W, 0, H,
-                 0.0, h, ((t + 1) * B + b0) * H, H)
+            gemm_rows(b1 - b0, H, H, h_in, b0 * H, H, W, 0, H,
+                      0.0, h, ((t + 1) * B + b0) * H, H, small)
         else:
-            gemm(NO_TRANS, NO_TRANS, b1 - b0, H, H, 1.0, h, (t * B + b0) * H, H, W, 0, H,
-                 0.0, h, ((t + 1) * B + b0) * H, H)
+            gemm_rows(b1 - b0, H, H, h, (t * B + b0) * H, H, W, 0, H,
+                      0.0, h, ((t + 1) * B + b0) * H, H, small)
         for b in range(b0, b1):
             h_prev, h_t, x = h[t, b], h[t + 1, b], xw[t, b]
             if not mask[t, b]:                   # padded step: carry the state through
@@ -49,8 +49,8 @@ def _forward_pass(xw, W, h, mask, rec, use_rec, h_in, act, b0, b1):
 
 
 @njit(**_JIT)
-def _backward_pass(dh_seq, W, h, mask, rec, use_rec, dh, dxw, scratch, trace, use_trace, act,
-                   b0, b1):
+def _backward_pass(dh_seq, WT, h, mask, rec, use_rec, dh, dxw, scratch, trace, use_trace, act,
+                   small, b0, b1):
     T, B, H = dxw.shape
     one, zero = like(dxw, 1.0), like(dxw, 0.0)
     for b in range(b0, b1):
@@ -74,8 +74,8 @@ def _backward_pass(dh_seq, W, h, mask, rec, use_rec, dh, dxw, scratch, trace, us
                 for j in range(H):
                     da[j] = dh_b[j] if y[j] > zero else zero
         # dh_prev = (da @ W_hh^T) * r + dh_seq[t - 1]
-        gemm(NO_TRANS, TRANS, b1 - b0, H, H, 1.0, dxw, (t * B + b0) * H, H, W, 0, H,
-             0.0, scratch, b0 * H, H)
+        gemm_rows(b1 - b0, H, H, dxw, (t * B + b0) * H, H, WT, 0, H,
+                  0.0, scratch, b0 * H, H, small)
         for b in range(b0, b1):
             dh_b = dh[b]
             if mask[t, b]:
@@ -109,7 +109,7 @@ def simple_rnn_forward(xw, W_hh, h0, mask=None, rec_dropout=None, activation=Non
     h_in = np.empty((B, H), dtype=dtype)
 
     def block(b0, b1):
-        _forward_pass(xw, W, h, mask, rec_arg, rec is not None, h_in, act, b0, b1)
+        _forward_pass(xw, W, h, mask, rec_arg, rec is not None, h_in, act, SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     cache = Cache(W=W, h=h, mask=mask, rec=rec, act=act)
@@ -129,10 +129,11 @@ def simple_rnn_backward(dh_seq, dh_T, cache, dh_trace=None):
     use_rec = cache.rec is not None
     rec_arg = cache.rec if use_rec else scratch
     trace = trace_buffer(dh_trace, scratch)
+    WT = np.ascontiguousarray(W.T)               # BLAS is faster without transposes
 
     def block(b0, b1):
-        _backward_pass(dh_seq, W, h, cache.mask, rec_arg, use_rec, dh, dxw, scratch, trace,
-                       dh_trace is not None, cache.act, b0, b1)
+        _backward_pass(dh_seq, WT, h, cache.mask, rec_arg, use_rec, dh, dxw, scratch, trace,
+                       dh_trace is not None, cache.act, SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     if dh_trace is not None and trace is not dh_trace:
