@@ -163,6 +163,24 @@ def test_batch_of_one_and_one_step():
         T, B = old
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_batch_split_over_threads_matches_reference(threads, monkeypatch):
+    """Row blocks on several threads (here 2 or 3 blocks of a batch of 5) give the same result."""
+    from rnnkit.kernels.fast import common
+
+    monkeypatch.setattr(common, "MIN_ROWS", 1)
+    old = common.num_threads()
+    common.set_num_threads(threads)
+    try:
+        for dtype in DTYPES:
+            _compare("lstm", dtype, "random", True, True, trace=True)
+            _compare("gru", dtype, "random", True, True, reset_after=True, bias=True)
+            _compare("gru", dtype, "left", True, True, reset_after=False, bias=False)
+            _compare("simple_rnn", dtype, "random", True, True, activation="tanh")
+    finally:
+        common.set_num_threads(old)
+
+
 def test_cache_serves_one_backward():
     fwd, bwd = _fast("lstm")
     d = _cast(_inputs("lstm", np.float64, np.random.default_rng(0), None, False, False),
