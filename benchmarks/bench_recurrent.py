@@ -1,108 +1,231 @@
-"""Time rnnkit's recurrent layers against PyTorch on the same machine, in the same run.
+"""Time rnnkit's recurrent layers against PyTorch (and onnxruntime) on this machine, in one run.
 
-    python benchmarks/bench_recurrent.py [--shape B,T,I,H] [--repeats N] [--cells lstm,gru,rnn]
+    python benchmarks/bench_recurrent.py [--shapes all | --shape B,T,I,H] [--cells lstm,gru,rnn]
+                                         [--kernels fast,reference] [--repeats N]
 
-For each cell: a training step (forward + BPTT including the input gradient) and an inference
-pass (forward only), float32, median of N timed runs after warm-up. The ratio is rnnkit's time
-over torch's (below 1 means rnnkit is faster). Prints a Markdown table; nothing is asserted.
+For each cell and shape (batch, time, features, units), float32:
+
+* training step: forward + BPTT including the input gradient (rnnkit ``layer.forward(x,
+  training=True)`` + ``layer.backward(dy)``; torch ``out.backward(dy)`` with ``x`` requiring
+  grad);
+* inference: forward only (torch under ``inference_mode``; onnxruntime running the exported
+  ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` when onnxruntime and torch's exporter are installed).
+
+rnnkit runs with each kernel set asked for (``fast``: the compiled kernels, ``reference``: the
+NumPy kernels, as ``RNNKIT_KERNELS``). Every competitor is warmed up, then all are timed in
+round-robin, one call each per round, so machine noise hits them alike; the table gives
+medians, and ratios = rnnkit's time / the peer's (below 1: rnnkit is faster). The standard
+shapes (``--shapes all``) are those of issue 6 and PERF-NOTES. Nothing is asserted.
 """
 
 import argparse
 import os
 import platform
 import statistics
+import tempfile
 import time
 
 import numpy as np
 
-
-def _median_ms(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+SHAPES = [(1, 100, 64, 128), (32, 100, 64, 128), (64, 50, 128, 256), (128, 200, 32, 64),
+          (16, 500, 64, 128)]
+CELLS = {"lstm": ("lstm", "LSTM"), "gru": ("gru", "GRU"), "rnn": ("simple_rnn", "SimpleRNN")}
 
 
-def _rnnkit_layer(cell, units):
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return "+".join(x for x in ("avx2", "fma", "avx512f") if x in flags)
+    except OSError:
+        pass
+    return "?"
+
+
+def _blas_info():
+    try:
+        from rnnkit.kernels.fast import _lowlevel
+        if _lowlevel.AVAILABLE:
+            import ctypes
+            from numpy._core import _multiarray_umath as mod
+            fn = ctypes.CDLL(mod.__file__).scipy_openblas_get_config64_
+            fn.restype = ctypes.c_char_p
+            return f"{fn().decode()}, {_lowlevel.blas_threads()} threads"
+    except Exception as e:  # noqa: BLE001 - informative only
+        return f"unknown ({e.__class__.__name__})"
+    return "numpy's BLAS not reachable from the fast kernels"
+
+
+def _rnnkit_runner(cell, shape, kernels, x, dy):
     import importlib
 
-    module, name = {"lstm": ("lstm", "LSTM"), "gru": ("gru", "GRU"),
-                    "rnn": ("simple_rnn", "SimpleRNN")}[cell]
+    B, T, I, H = shape
+    module, name = CELLS[cell]
     cls = getattr(importlib.import_module(f"rnnkit.layers.{module}"), name)
-    return cls(units, return_sequences=True)
+    layer = cls(H, return_sequences=True)
+    layer.build((None, None, I))
+
+    def train():
+        os.environ["RNNKIT_KERNELS"] = kernels
+        layer.forward(x, training=True)
+        layer.backward(dy)
+
+    def infer():
+        os.environ["RNNKIT_KERNELS"] = kernels
+        layer.forward(x)
+
+    return train, infer
 
 
-def _torch_module(cell, features, units):
+def _torch_runners(cell, shape, x, dy):
     import torch
 
+    B, T, I, H = shape
     cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
-    return cls(features, units, batch_first=True)
+    module = cls(I, H, batch_first=True)
+    xt = torch.tensor(x, requires_grad=True)
+    dyt = torch.tensor(dy)
+
+    def train():
+        xt.grad = None
+        module.zero_grad(set_to_none=True)
+        out, _ = module(xt)
+        out.backward(dyt)
+
+    def infer():
+        with torch.inference_mode():
+            module(xt)
+
+    return module, train, infer
 
 
-def bench_cell(cell, shape, repeats):
-    import torch
+def _onnx_runner(module, x, notes):
+    """An onnxruntime session running ``module`` exported to ONNX, or None (with a note)."""
+    try:
+        import onnxruntime as ort
+        import torch
+    except ImportError:
+        notes.add("onnxruntime is not installed: no onnxruntime column "
+                  "(pip install onnxruntime onnx to add it)")
+        return None
+    try:
+        path = os.path.join(tempfile.mkdtemp(prefix="rnnkit-bench-"), "model.onnx")
+        torch.onnx.export(module, (torch.tensor(x),), path, input_names=["x"],
+                          output_names=["y"], dynamo=False)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = os.cpu_count() or 1
+        sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - the exporter's dependencies vary
+        notes.add(f"onnxruntime present but the ONNX export failed ({e.__class__.__name__}: "
+                  f"{str(e).splitlines()[0][:120]})")
+        return None
+    feed = {"x": x}
+    return lambda: sess.run(None, feed)
 
+
+def _time_round_robin(runners, repeats, warmup=2):
+    """Median ms of each runner, timed one call each per round, after ``warmup`` calls each."""
+    for fn in runners.values():
+        for _ in range(warmup):
+            fn()
+    times = {k: [] for k in runners}
+    for _ in range(repeats):
+        for k, fn in runners.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append((time.perf_counter() - t0) * 1e3)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench(cell, shape, kernel_sets, repeats, notes):
     B, T, I, H = shape
     rng = np.random.default_rng(0)
     x = rng.standard_normal((B, T, I)).astype(np.float32)
     dy = rng.standard_normal((B, T, H)).astype(np.float32)
-
-    layer = _rnnkit_layer(cell, H)
-    layer.build((None, None, I))
-
-    def ours_train():
-        layer.forward(x, training=True)
-        layer.backward(dy)
-
-    def ours_infer():
-        layer.forward(x)
-
-    module = _torch_module(cell, I, H)
-    xt = torch.tensor(x, requires_grad=True)
-    dyt = torch.tensor(dy)
-
-    def torch_train():
-        out, _ = module(xt)
-        out.backward(dyt)
-
-    def torch_infer():
-        with torch.inference_mode():
-            module(xt)
-
-    rows = []
-    for what, ours, theirs in (("training step", ours_train, torch_train),
-                               ("inference", ours_infer, torch_infer)):
-        # alternate the two so that machine noise hits both alike
-        a = _median_ms(ours, repeats)
-        b = _median_ms(theirs, repeats)
-        rows.append((cell, what, a, b, a / b))
-    return rows
+    module, t_train, t_infer = _torch_runners(cell, shape, x, dy)
+    train = {"torch": t_train}
+    infer = {"torch": t_infer}
+    for k in kernel_sets:
+        train[k], infer[k] = _rnnkit_runner(cell, shape, k, x, dy)
+    onnx = _onnx_runner(module, x, notes) if cell in ("lstm", "gru", "rnn") else None
+    if onnx is not None:
+        infer["onnxruntime"] = onnx
+    # fewer rounds for the slow NumPy reference at the big shapes
+    n = repeats if "reference" not in kernel_sets or B * T * H < 500_000 else max(5, repeats // 2)
+    return [("training step", _time_round_robin(train, n)),
+            ("inference", _time_round_robin(infer, n))]
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shape", default="32,100,64,128", help="batch,time,features,units")
-    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--shapes", default=None, help="'all': the five standard shapes")
     p.add_argument("--cells", default="lstm,gru,rnn")
+    p.add_argument("--kernels", default="fast", help="comma list of fast, reference")
+    p.add_argument("--repeats", type=int, default=15)
     args = p.parse_args(argv)
-    shape = tuple(int(s) for s in args.shape.split(","))
+    shapes = SHAPES if args.shapes == "all" else \
+        [tuple(int(s) for s in args.shape.split(","))]
+    kernel_sets = [k.strip() for k in args.kernels.split(",") if k.strip()]
 
     import torch
 
+    import rnnkit  # noqa: F401
+    from rnnkit.kernels import dispatch
+    from rnnkit.kernels.fast import common
+
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
-    print(f"# rnnkit vs torch {torch.__version__}, float32, shape (B,T,I,H)={shape}")
-    print(f"# {platform.processor() or platform.machine()}, {threads} threads, numpy {np.__version__}")
+    if "fast" in kernel_sets and not dispatch.fast_available():
+        print("# the fast kernels cannot run here (numba missing?): timing the reference only")
+        kernel_sets = [k for k in kernel_sets if k != "fast"] or ["reference"]
+    notes = set()
+    try:
+        load = "load average %.1f %.1f %.1f" % os.getloadavg()
+    except OSError:
+        load = "load average unknown"
+    print(f"# rnnkit vs torch {torch.__version__}, float32, medians of {args.repeats} "
+          f"round-robin calls after warm-up")
+    print(f"# CPU: {_cpu_name()} ({_cpu_flags()}), {threads} cores; {load} at start")
+    print(f"# numpy {np.__version__}, BLAS: {_blas_info()}")
+    print(f"# threads: torch {torch.get_num_threads()}, rnnkit fast kernels "
+          f"{common.num_threads()} (batch split, BLAS 1 thread inside the time loop)")
     print()
-    print("| cell | what | rnnkit ms | torch ms | ratio |")
-    print("|---|---|---|---|---|")
+    cols = list(kernel_sets)
+    head = ["cell", "shape (B,T,I,H)", "what"] + [f"rnnkit {k} ms" for k in cols] + \
+        ["torch ms", "onnxruntime ms"] + [f"{k}/torch" for k in cols] + \
+        [f"{k}/onnxruntime" for k in cols]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
     for cell in args.cells.split(","):
-        for cell_, what, a, b, r in bench_cell(cell, shape, args.repeats):
-            print(f"| {cell_} | {what} | {a:.1f} | {b:.1f} | {r:.2f} |")
+        for shape in shapes:
+            for what, t in bench(cell, shape, kernel_sets, args.repeats, notes):
+                ort = t.get("onnxruntime")
+                row = [cell, ",".join(map(str, shape)), what]
+                row += [f"{t[k]:.2f}" for k in cols]
+                row += [f"{t['torch']:.2f}", "-" if ort is None else f"{ort:.2f}"]
+                row += [f"{t[k] / t['torch']:.2f}" for k in cols]
+                row += ["-" if ort is None else f"{t[k] / ort:.2f}" for k in cols]
+                print("| " + " | ".join(row) + " |", flush=True)
+    try:
+        print("\n# load average %.1f %.1f %.1f at the end" % os.getloadavg())
+    except OSError:
+        pass
+    for note in sorted(notes):
+        print(f"# note: {note}")
 
 
 if __name__ == "__main__":
