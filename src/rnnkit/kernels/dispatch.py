@@ -56,8 +56,9 @@ def _load_fast():
                 "gru": (gru.gru_forward, gru.gru_backward),
                 "simple_rnn": (simple_rnn.simple_rnn_forward, simple_rnn.simple_rnn_backward),
             }
-        except ImportError as e:  # numba missing or unusable: the reference kernels only
-            _fast = e
+        except Exception as e:  # noqa: BLE001 - numba missing or unusable: reference only
+            _fast = e if isinstance(e, ImportError) else \
+                ImportError(f"{e.__class__.__name__}: {e}")
     return _fast
 
 

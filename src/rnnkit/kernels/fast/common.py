@@ -45,19 +45,29 @@ def trace_buffer(dh_trace, scratch):
     return np.empty(dh_trace.shape, dtype=scratch.dtype)
 
 
+def usable_cores():
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 MIN_ROWS = 4            # fewest batch rows worth a thread of their own
-_threads = max(1, min(os.cpu_count() or 1, 2))
+_threads = max(1, int(os.environ.get("RNNKIT_NUM_THREADS", 0)) or usable_cores())
 _pool = None
 _pool_lock = threading.Lock()
 
 
 def set_num_threads(n):
-    """How many threads a pass may split its batch over (default: min(cores, 2))."""
+    """How many threads a pass may split its batch over (default: the usable cores, or the
+    environment variable ``RNNKIT_NUM_THREADS``)."""
     global _threads
     _threads = max(1, int(n))
 
 
 def num_threads():
+    """How many threads a pass may split its batch over."""
     return _threads
 
 
@@ -79,10 +89,7 @@ def run_blocks(block, B, H):
     restored afterwards.
     """
     n = max(1, min(_threads, B // MIN_ROWS))
-    old = _lowlevel.blas_threads()
-    if old != 1:
-        _lowlevel.set_blas_threads(1)
-    try:
+    with _one_blas_thread:
         if n == 1:
             block(0, B)
             return
@@ -92,6 +99,55 @@ def run_blocks(block, B, H):
         block(edges[0], edges[1])
         for f in futures:
             f.result()
-    finally:
-        if old != 1:
-            _lowlevel.set_blas_threads(old)
+
+
+class _OneBlasThread:
+    """numpy's BLAS at one thread while any pass runs (passes may overlap on several Python
+    threads: the first to enter saves the setting, the last to leave restores it)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._active = 0
+        self._saved = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._active == 0:
+                self._saved = _lowlevel.blas_threads()
+                if self._saved != 1:
+                    _lowlevel.set_blas_threads(1)
+            self._active += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._active -= 1
+            if self._active == 0 and self._saved != 1:
+                _lowlevel.set_blas_threads(self._saved)
+
+
+_one_blas_thread = _OneBlasThread()
+
+
+def matmul_split(a, b, out, min_flops=2e7):
+    """``out[...] = a @ b`` with the columns of ``out`` split over the pass threads, each
+    product on one BLAS thread (numpy releases the GIL inside BLAS). One thread below
+    ``min_flops``. Keeps the threading of a whole training step ours: OpenBLAS's own pool
+    is not woken between the compiled passes."""
+    m, k = a.shape
+    n = b.shape[1]
+    parts = max(1, min(_threads, n // 64)) if 2.0 * m * n * k >= min_flops else 1
+    with _one_blas_thread:
+        if parts == 1:
+            np.matmul(a, b, out=out)
+            return out
+        edges = [n * q // parts for q in range(parts + 1)]
+
+        def part(q):
+            c0, c1 = edges[q], edges[q + 1]
+            out[:, c0:c1] = a @ b[:, c0:c1]
+
+        futures = [_get_pool(parts - 1).submit(part, q) for q in range(1, parts)]
+        part(0)
+        for f in futures:
+            f.result()
+    return out

@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from ._lowlevel import SMALL_MNK, gemm_rows, like, sigmoid, tanh
-from .common import Cache, mask_and_rec, run_blocks, trace_buffer
+from .common import Cache, mask_and_rec, matmul_split, run_blocks, trace_buffer
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
@@ -232,13 +232,13 @@ def gru_backward(dh_seq, dh_T, cache, dh_trace=None):
     if cache.reset_after:
         # dhU = (da_z, da_r, da_h r): its h block was written over cand
         dhU_h = cand.reshape(T * B, H)
-        np.matmul(h_in.T, dxw2[:, :2 * H], out=dW_hh[:, :2 * H])
-        np.matmul(h_in.T, dhU_h, out=dW_hh[:, 2 * H:])
+        matmul_split(h_in.T, dxw2[:, :2 * H], dW_hh[:, :2 * H])
+        matmul_split(h_in.T, dhU_h, dW_hh[:, 2 * H:])
         if cache.has_b_hh:
             db_hh = np.concatenate([dxw2[:, :2 * H].sum(axis=0), dhU_h.sum(axis=0)])
     else:
         # dU_zr = sum_t h_in^T da_zr ;  dU_h = sum_t (r h_in)^T da_h
-        np.matmul(h_in.T, dxw2[:, :2 * H], out=dW_hh[:, :2 * H])
-        np.matmul(cand.reshape(T * B, H).T, dxw2[:, 2 * H:], out=dW_hh[:, 2 * H:])
+        matmul_split(h_in.T, dxw2[:, :2 * H], dW_hh[:, :2 * H])
+        matmul_split(cand.reshape(T * B, H).T, dxw2[:, 2 * H:], dW_hh[:, 2 * H:])
     cache.gates = cache.h = cache.cand = None
     return dxw, dW_hh, db_hh, dh

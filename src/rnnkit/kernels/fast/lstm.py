@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from ._lowlevel import SMALL_MNK, gemm_rows, like, sigmoid, tanh
-from .common import Cache, mask_and_rec, run_blocks, trace_buffer
+from .common import Cache, mask_and_rec, matmul_split, run_blocks, trace_buffer
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
@@ -171,6 +171,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache, dh_trace=None):
         dh_trace[...] = trace
     dxw = gates                                  # gate gradients, written over the gates
     h_in = h[:T] if not use_rec else h[:T] * cache.rec
-    dW_hh = h_in.reshape(T * B, H).T @ dxw.reshape(T * B, G)   # sum_t h_in_t^T dz_t
+    dW_hh = matmul_split(h_in.reshape(T * B, H).T, dxw.reshape(T * B, G),  # sum_t h_in^T dz
+                         np.empty((H, G), dtype=dtype))
     cache.gates = cache.h = cache.c = None
     return dxw, dW_hh, dh, dc

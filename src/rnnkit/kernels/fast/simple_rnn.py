@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from ._lowlevel import SMALL_MNK, gemm_rows, like, tanh
-from .common import Cache, mask_and_rec, run_blocks, trace_buffer
+from .common import Cache, mask_and_rec, matmul_split, run_blocks, trace_buffer
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 TANH, RELU = 0, 1
@@ -139,5 +139,6 @@ def simple_rnn_backward(dh_seq, dh_T, cache, dh_trace=None):
     if dh_trace is not None and trace is not dh_trace:
         dh_trace[...] = trace
     h_in = h[:T] if not use_rec else h[:T] * cache.rec
-    dW_hh = h_in.reshape(T * B, H).T @ dxw.reshape(T * B, H)    # sum_t h_in_t^T da_t
+    dW_hh = matmul_split(h_in.reshape(T * B, H).T, dxw.reshape(T * B, H),  # sum_t h_in^T da
+                         np.empty((H, H), dtype=dtype))
     return dxw, dW_hh, dh
