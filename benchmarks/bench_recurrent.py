@@ -2,6 +2,7 @@
 
     python benchmarks/bench_recurrent.py [--shapes all | --shape B,T,I,H] [--cells lstm,gru,rnn]
                                          [--kernels fast,reference] [--repeats N]
+                                         [--threads N] [--cpu-time]
 
 For each cell and shape (batch, time, features, units), float32:
 
@@ -16,6 +17,11 @@ NumPy kernels, as ``RNNKIT_KERNELS``). Every competitor is warmed up, then all a
 round-robin, one call each per round, so machine noise hits them alike; the table gives
 medians, and ratios = rnnkit's time / the peer's (below 1: rnnkit is faster). The standard
 shapes (``--shapes all``) are those of issue 6 and PERF-NOTES. Nothing is asserted.
+
+``--threads N`` sets every competitor's thread count (torch, onnxruntime, rnnkit's batch split
+and numpy's BLAS; default: all cores). On a shared, loaded machine wall times of multithreaded
+code swing by several times; ``--threads 1 --cpu-time`` then gives a steadier view: the CPU
+time of the calling thread (all work runs on it), which other processes barely disturb.
 """
 
 import argparse
@@ -24,6 +30,7 @@ import platform
 import statistics
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -69,6 +76,14 @@ def _blas_info():
     return "numpy's BLAS not reachable from the fast kernels"
 
 
+def _numba_version():
+    try:
+        import numba
+        return numba.__version__
+    except ImportError:
+        return "not installed"
+
+
 def _rnnkit_runner(cell, shape, kernels, x, dy):
     import importlib
 
@@ -112,7 +127,7 @@ def _torch_runners(cell, shape, x, dy):
     return module, train, infer
 
 
-def _onnx_runner(module, x, notes):
+def _onnx_runner(module, x, notes, threads):
     """An onnxruntime session running ``module`` exported to ONNX, or None (with a note)."""
     try:
         import onnxruntime as ort
@@ -123,10 +138,13 @@ def _onnx_runner(module, x, notes):
         return None
     try:
         path = os.path.join(tempfile.mkdtemp(prefix="rnnkit-bench-"), "model.onnx")
-        torch.onnx.export(module, (torch.tensor(x),), path, input_names=["x"],
-                          output_names=["y"], dynamo=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # the legacy exporter's deprecation notes
+            torch.onnx.export(module, (torch.tensor(x),), path, input_names=["x"],
+                              output_names=["y"], dynamo=False)
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = os.cpu_count() or 1
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
         sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # noqa: BLE001 - the exporter's dependencies vary
         notes.add(f"onnxruntime present but the ONNX export failed ({e.__class__.__name__}: "
@@ -136,7 +154,7 @@ def _onnx_runner(module, x, notes):
     return lambda: sess.run(None, feed)
 
 
-def _time_round_robin(runners, repeats, warmup=2):
+def _time_round_robin(runners, repeats, warmup=2, clock=time.perf_counter):
     """Median ms of each runner, timed one call each per round, after ``warmup`` calls each."""
     for fn in runners.values():
         for _ in range(warmup):
@@ -144,13 +162,13 @@ def _time_round_robin(runners, repeats, warmup=2):
     times = {k: [] for k in runners}
     for _ in range(repeats):
         for k, fn in runners.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
-            times[k].append((time.perf_counter() - t0) * 1e3)
+            times[k].append((clock() - t0) * 1e3)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def bench(cell, shape, kernel_sets, repeats, notes):
+def bench(cell, shape, kernel_sets, repeats, notes, threads, clock):
     B, T, I, H = shape
     rng = np.random.default_rng(0)
     x = rng.standard_normal((B, T, I)).astype(np.float32)
@@ -160,13 +178,13 @@ def bench(cell, shape, kernel_sets, repeats, notes):
     infer = {"torch": t_infer}
     for k in kernel_sets:
         train[k], infer[k] = _rnnkit_runner(cell, shape, k, x, dy)
-    onnx = _onnx_runner(module, x, notes) if cell in ("lstm", "gru", "rnn") else None
+    onnx = _onnx_runner(module, x, notes, threads)
     if onnx is not None:
         infer["onnxruntime"] = onnx
     # fewer rounds for the slow NumPy reference at the big shapes
     n = repeats if "reference" not in kernel_sets or B * T * H < 500_000 else max(5, repeats // 2)
-    return [("training step", _time_round_robin(train, n)),
-            ("inference", _time_round_robin(infer, n))]
+    return [("training step", _time_round_robin(train, n, clock=clock)),
+            ("inference", _time_round_robin(infer, n, clock=clock))]
 
 
 def main(argv=None):
@@ -176,6 +194,9 @@ def main(argv=None):
     p.add_argument("--cells", default="lstm,gru,rnn")
     p.add_argument("--kernels", default="fast", help="comma list of fast, reference")
     p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--threads", type=int, default=0, help="threads for everyone (0: all cores)")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time the calling thread's CPU time (meaningful with --threads 1)")
     args = p.parse_args(argv)
     shapes = SHAPES if args.shapes == "all" else \
         [tuple(int(s) for s in args.shape.split(","))]
@@ -185,10 +206,16 @@ def main(argv=None):
 
     import rnnkit  # noqa: F401
     from rnnkit.kernels import dispatch
-    from rnnkit.kernels.fast import common
 
-    threads = os.cpu_count() or 1
+    threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
+    split = "-"
+    if dispatch.fast_available():
+        from rnnkit.kernels.fast import _lowlevel, common
+        common.set_num_threads(threads)
+        _lowlevel.set_blas_threads(threads)
+        split = common.num_threads()
+    clock = time.thread_time if args.cpu_time else time.perf_counter
     if "fast" in kernel_sets and not dispatch.fast_available():
         print("# the fast kernels cannot run here (numba missing?): timing the reference only")
         kernel_sets = [k for k in kernel_sets if k != "fast"] or ["reference"]
@@ -198,11 +225,14 @@ def main(argv=None):
     except OSError:
         load = "load average unknown"
     print(f"# rnnkit vs torch {torch.__version__}, float32, medians of {args.repeats} "
-          f"round-robin calls after warm-up")
-    print(f"# CPU: {_cpu_name()} ({_cpu_flags()}), {threads} cores; {load} at start")
+          f"round-robin calls after warm-up, "
+          f"{'CPU time of the calling thread' if args.cpu_time else 'wall time'}")
+    print(f"# CPU: {_cpu_name()} ({_cpu_flags()}), {len(os.sched_getaffinity(0))} cores; "
+          f"{load} at start")
     print(f"# numpy {np.__version__}, BLAS: {_blas_info()}")
-    print(f"# threads: torch {torch.get_num_threads()}, rnnkit fast kernels "
-          f"{common.num_threads()} (batch split, BLAS 1 thread inside the time loop)")
+    print(f"# threads: torch {torch.get_num_threads()}, onnxruntime {threads}, rnnkit fast "
+          f"kernels {split} (batch split, BLAS 1 thread inside the passes), "
+          f"numba {_numba_version()}")
     print()
     cols = list(kernel_sets)
     head = ["cell", "shape (B,T,I,H)", "what"] + [f"rnnkit {k} ms" for k in cols] + \
@@ -212,7 +242,7 @@ def main(argv=None):
     print("|" + "---|" * len(head))
     for cell in args.cells.split(","):
         for shape in shapes:
-            for what, t in bench(cell, shape, kernel_sets, args.repeats, notes):
+            for what, t in bench(cell, shape, kernel_sets, args.repeats, notes, threads, clock):
                 ort = t.get("onnxruntime")
                 row = [cell, ",".join(map(str, shape)), what]
                 row += [f"{t[k]:.2f}" for k in cols]
