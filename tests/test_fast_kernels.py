@@ -344,3 +344,30 @@ def test_import_and_fallback_without_numba():
                          env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+_FORK = """
+import os
+import numpy as np
+from rnnkit.kernels.fast import common
+from rnnkit.layers.lstm import LSTM
+common.MIN_ROWS = 1                      # the pass below uses the thread pool
+common.set_num_threads(2)
+layer = LSTM(8)
+x = np.ones((8, 5, 3), dtype="float32")
+y = layer.forward(x)
+pid = os.fork()
+if pid == 0:                             # the child has no pool threads: a fresh pool is made
+    ok = np.allclose(layer.forward(x), y)
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_runs_split_passes():
+    out = subprocess.run([sys.executable, "-c", _FORK], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0"

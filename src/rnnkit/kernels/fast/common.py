@@ -79,6 +79,17 @@ def _get_pool(n):
         return _pool
 
 
+def _after_fork_in_child():
+    """A forked child has none of the parent's threads: start a fresh pool when needed."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+    _one_blas_thread.__init__()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def run_blocks(block, B, H):
     """Call ``block(b0, b1)`` over row blocks covering the batch rows [0, B).
 
