@@ -84,28 +84,31 @@ class Dense(Layer):
         x = config.as_floatx(x, self.dtype)
         self._check_shape_rank(x.shape)
         self._check_last_dim(x, self.kernel.shape[0])
-        z = x @ self.kernel.value                        # (..., U)
+        # one 2-D product on a contiguous copy: a 3-D or strided matmul falls off BLAS
+        x2 = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))    # (N, I)
+        z = x2 @ self.kernel.value                                # (N, U)
         if self.use_bias:
-            z = z + self.bias.value
+            z += self.bias.value
+        z = z.reshape(x.shape[:-1] + (self.units,))               # (..., U)
         y = self.activation(z)
-        self._cache = (x, z, y)
+        self._cache = (x2, z, y)
         return y
 
     def backward(self, dy):
         """``dx`` from ``dy (..., U)``; adds ``dkernel`` and ``dbias`` into their ``.grad``."""
         if self._cache is None:
             raise ValueError(f"{self.name}: backward() called before forward()")
-        x, z, y = self._cache
+        x2, z, y = self._cache
         dy = np.asarray(dy)
         if dy.shape != y.shape:
             raise ValueError(f"{self.name}: expected dy of shape {y.shape}, got {dy.shape}")
-        n_in = self.kernel.shape[0]
         dz = self.activation.vjp(z, y, dy)               # (..., U)
-        dz_2d = dz.reshape(-1, self.units)               # (N, U), N = prod of leading axes
-        self.kernel.grad += x.reshape(-1, n_in).T @ dz_2d  # (I, U)
+        dz_2d = np.ascontiguousarray(dz.reshape(-1, self.units))  # (N, U), N = leading axes
+        self.kernel.grad += x2.T @ dz_2d                 # (I, U)
         if self.use_bias:
             self.bias.grad += dz_2d.sum(axis=0)          # (U,)
-        return dz @ self.kernel.value.T                  # (..., I)
+        dx = dz_2d @ self.kernel.value.T                 # (N, I)
+        return dx.reshape(dz.shape[:-1] + (x2.shape[1],))  # (..., I)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)

@@ -244,7 +244,7 @@ class Recurrent(Layer):
             self.states = [s.copy() for s in states]
 
         if self.return_sequences:
-            out = h_seq.transpose(1, 0, 2)                  # (B, T, H), processing order
+            out = np.ascontiguousarray(h_seq.transpose(1, 0, 2))  # (B, T, H), processing order
             if self.zero_output_for_mask and mask_tm is not None:
                 out = out * mask_tm.T[:, :, None]
         else:
