@@ -1,6 +1,9 @@
 """The ``rnnkit`` command.
 
     rnnkit demo [--quick] [--out DIR] [--minutes M] [--seed S]
+    rnnkit train-text FILE... [--builtin stdlib] [--cell lstm|gru|rnn] [--units N] ...
+    rnnkit generate DIR [--prime TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P]
+    rnnkit summary FILE
 
 Each subcommand is two functions: ``_add_<name>(subparsers)`` declares its arguments and sets
 ``run=_run_<name>``, and ``_run_<name>(args)`` does the work and returns an exit status. Adding
@@ -55,7 +58,9 @@ def _run_demo(args):
     return 0
 
 
-COMMANDS = [_add_demo]
+from .cli_text import COMMANDS as _TEXT_COMMANDS  # noqa: E402  (train-text, generate, summary)
+
+COMMANDS = [_add_demo, *_TEXT_COMMANDS]
 
 
 # ---- entry point ---------------------------------------------------------------------------------

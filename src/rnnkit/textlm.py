@@ -1,0 +1,196 @@
+"""Character-level language models over one long text, trained with truncated BPTT.
+
+What ``rnnkit train-text`` runs. The text becomes character ids; the stream is cut into
+``batch_size`` parallel streams and windows of ``seq_len`` characters
+(:func:`rnnkit.training.tbptt.stream_windows`); a model with ``stateful=True`` recurrent layers
+carries each stream's state from one window to the next, so the model sees context far beyond
+one window while the gradient stops at the window edge.
+
+Two models share one set of weights: the stateful *training* model (fixed batch size) and a
+plain *inference* model (any batch, any length) that samples text after each epoch and is what
+``model.rnnkit`` holds for ``rnnkit generate``. A run directory holds::
+
+    model.rnnkit     the best model so far (lowest validation loss), inference form
+    vocab.json       the character vocabulary
+    last.rnnkit      the training model after the last epoch, with its optimizer (for --resume)
+    state.json       the settings, the epoch reached, the best validation loss and the history
+
+The validation loss is in nats per character; divided by ln 2 it is bits per character.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from . import layers
+from .data import CharVocab
+from .generation import generate_text
+from .io.saving import load_model
+from .models import Sequential
+from .random import set_random_seed
+from .training import losses, optimizers
+from .training.callbacks import Callback
+from .training.tbptt import ResetStatesOnEpochBegin, stream_windows
+
+CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
+
+
+@dataclasses.dataclass
+class TextLMConfig:
+    cell: str = "lstm"            # lstm | gru | rnn
+    units: int = 256              # hidden units per recurrent layer
+    layers: int = 1               # stacked recurrent layers
+    embedding: int = 32           # size of the character embedding
+    seq_len: int = 100            # window length: where BPTT is truncated
+    batch_size: int = 32          # parallel streams (the stateful batch size)
+    epochs: int = 20
+    dropout: float = 0.0          # between layers and on the inputs of each recurrent layer
+    clipnorm: float = 5.0         # per-weight gradient clipping
+    learning_rate: float = 0.002  # Adam
+    val_fraction: float = 0.05    # the tail of the text kept for validation
+    sample_length: int = 200      # characters printed after each epoch
+    temperature: float = 0.8      # for those samples
+    seed: int = 0
+
+    def check(self):
+        if self.cell not in CELLS:
+            raise ValueError(f"--cell must be one of {sorted(CELLS)}, got {self.cell!r}")
+        for name in ("units", "layers", "embedding", "seq_len", "batch_size", "epochs"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be positive, "
+                                 f"got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
+
+
+def build_model(cfg, vocab_size, batch_size=None, stateful=False):
+    """Input -> Embedding -> [cell(units, return_sequences) (+ Dropout)] x layers -> Dense(V)."""
+    cell = CELLS[cfg.cell]
+    stack = [layers.Input((None,), batch_size=batch_size, dtype="int32"),
+             layers.Embedding(vocab_size, cfg.embedding)]
+    for k in range(cfg.layers):
+        stack.append(cell(cfg.units, return_sequences=True, stateful=stateful,
+                          dropout=cfg.dropout, seed=cfg.seed + k))
+    if cfg.dropout:
+        stack.append(layers.Dropout(cfg.dropout, seed=cfg.seed))
+    stack.append(layers.Dense(vocab_size))
+    return Sequential(stack, name="char_lm")
+
+
+def _compile(model, cfg):
+    model.compile(optimizer=optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm),
+                  loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+
+
+class _EpochReport(Callback):
+    """After each epoch: bits per char, a sample, the best model and the resume checkpoint."""
+
+    def __init__(self, run, print_fn):
+        super().__init__()
+        self.run, self.print = run, print_fn
+
+    def on_epoch_end(self, epoch, logs=None):
+        run = self.run
+        val = float(logs["val_loss"])
+        run.infer.set_weights(self.model.get_weights())
+        improved = val < run.state["best_val_loss"]
+        if improved:
+            run.state["best_val_loss"] = val
+            run.infer.save(os.path.join(run.out, "model.rnnkit"))
+        run.state["epoch"] = epoch + 1
+        run.state["history"].append({"epoch": epoch + 1, "loss": float(logs["loss"]),
+                                     "val_loss": val, "seconds": time.perf_counter() - run.t0})
+        self.model.save(os.path.join(run.out, "last.rnnkit"))
+        _write_json(os.path.join(run.out, "state.json"), run.state)
+        self.print(f"epoch {epoch + 1}: val_loss {val:.4f} nats/char = {val / math.log(2):.3f} "
+                   f"bits/char{' (best, saved)' if improved else ''}")
+        sample = generate_text(run.infer, run.vocab, run.prime, run.cfg.sample_length,
+                               temperature=run.cfg.temperature, seed=epoch)
+        self.print("  sample: " + (run.prime + sample).replace("\n", "\n          "))
+
+
+def _write_json(path, obj):
+    from .io.safetensors_format import atomic_write
+    atomic_write(path, [json.dumps(obj, indent=1).encode("utf-8")])
+
+
+class _Run:
+    pass
+
+
+def read_texts(paths):
+    """The concatenated contents of text files, with one-line errors for what cannot be read."""
+    parts = []
+    for path in paths:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: no such file")
+        if os.path.isdir(path):
+            raise ValueError(f"{path}: is a directory, expected a text file")
+        with open(path, "rb") as f:
+            raw = f.read()
+        if b"\x00" in raw[:65536]:
+            raise ValueError(f"{path}: not a text file (it contains NUL bytes)")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        if not text.strip():
+            raise ValueError(f"{path}: the file is empty")
+        parts.append(text)
+    return "\n".join(parts)
+
+
+def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
+    """Train (or with ``resume`` continue) a character LM on ``text``; returns the state dict."""
+    run = _Run()
+    run.out, run.t0 = out, time.perf_counter()
+    os.makedirs(out, exist_ok=True)
+    state_path = os.path.join(out, "state.json")
+    if resume:
+        if not os.path.exists(state_path):
+            raise FileNotFoundError(f"{out}: nothing to resume (no state.json); train without "
+                                    "--resume first")
+        with open(state_path) as f:
+            state = json.load(f)
+        cfg = TextLMConfig(**{**state["config"], **({"epochs": cfg.epochs} if cfg else {})})
+        run.vocab = CharVocab.load(os.path.join(out, "vocab.json"))
+    else:
+        cfg = cfg or TextLMConfig()
+        state = {"config": dataclasses.asdict(cfg), "epoch": 0, "best_val_loss": float("inf"),
+                 "history": []}
+        run.vocab = CharVocab.from_text(text)
+        run.vocab.save(os.path.join(out, "vocab.json"))
+    cfg.check()
+    run.cfg, run.state = cfg, state
+    set_random_seed(cfg.seed + state["epoch"])
+
+    ids = run.vocab.encode(text)
+    cut = int(len(ids) * (1.0 - cfg.val_fraction))
+    x, y = stream_windows(ids[:cut], cfg.batch_size, cfg.seq_len)
+    vx, vy = stream_windows(ids[cut:], cfg.batch_size, min(cfg.seq_len, (len(ids) - cut) //
+                                                            (cfg.batch_size + 1) or 1))
+    run.prime = text[cut:cut + 40].split("\n")[0][:40] or text[:1]
+
+    if resume:
+        model = load_model(os.path.join(out, "last.rnnkit"))
+    else:
+        model = build_model(cfg, len(run.vocab), batch_size=cfg.batch_size, stateful=True)
+        _compile(model, cfg)
+    run.infer = build_model(cfg, len(run.vocab))
+    run.infer.set_weights(model.get_weights())
+    print_fn(f"{len(text):,} characters, vocabulary of {len(run.vocab)}, "
+             f"{len(x) // cfg.batch_size} windows of {cfg.seq_len} x {cfg.batch_size} streams "
+             f"per epoch, {model.count_params():,} parameters")
+    if state["epoch"] >= cfg.epochs:
+        print_fn(f"already trained for {state['epoch']} epochs (--epochs {cfg.epochs})")
+        return state
+    model.fit(x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=False,
+              validation_data=(vx, vy), initial_epoch=state["epoch"], verbose=verbose,
+              callbacks=[ResetStatesOnEpochBegin(), _EpochReport(run, print_fn)])
+    return state
