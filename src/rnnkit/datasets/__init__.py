@@ -1,5 +1,6 @@
-"""Synthetic and small data sets for experiments: ``adding_problem``."""
+"""Data sets for experiments: the synthetic adding problem and readers for real data."""
 
 from .adding import adding_problem
+from .sentiment import load_sentiment_sentences
 
-__all__ = ["adding_problem"]
+__all__ = ["adding_problem", "load_sentiment_sentences"]
