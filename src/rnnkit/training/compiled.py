@@ -1,0 +1,254 @@
+"""The compiled state of a model and one training or test step, as a mixin.
+
+``compile`` chooses the optimizer, the loss (one, or one per output) and the metrics. This file
+also holds what one batch does (``_train_step``: zero grads, forward, loss and its gradient,
+backward, optimizer step, metrics) and the checks that run before the first step
+(``_dry_run``), so that a bad input leaves the weights and the optimizer as they were. The loops
+over batches and epochs are in :mod:`rnnkit.training.trainer`.
+"""
+
+import contextlib
+import copy
+
+import numpy as np
+
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import optimizers as optimizers_module
+from .data import check_data, take, unwrap
+
+
+def _is_per_output(metrics, n_out):
+    """Whether ``metrics`` is a list with one list (or None) per output, as Keras 3 accepts."""
+    return (isinstance(metrics, (list, tuple)) and len(metrics) == n_out
+            and all(m is None or isinstance(m, (list, tuple)) for m in metrics))
+
+
+class CompiledMixin:
+    """compile(), the model's loss/metrics state, one batch's step and the pre-training checks."""
+
+    optimizer = None
+    compiled_loss = None
+    stop_training = False
+
+    # ---- compile -----------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **kwargs):
+        """Choose the optimizer, the loss (one, or one per output) and the metrics to report.
+
+        ``metrics`` is a list applied to every output, or (Keras 3's form for several outputs)
+        a list holding one list per output. With several outputs a metric is logged as
+        ``"<output layer name>_<metric name>"``.
+        """
+        if kwargs:
+            raise TypeError(f"{self.name}.compile: unexpected arguments {sorted(kwargs)}")
+        if loss is None:
+            raise ValueError(f"{self.name}.compile: a loss is required, e.g. loss='mse'")
+        n_out = self._n_outputs()
+        loss_list = list(loss) if isinstance(loss, (list, tuple)) else [loss] * n_out
+        if len(loss_list) != n_out:
+            raise ValueError(f"{self.name}.compile: {n_out} outputs but {len(loss_list)} losses")
+        weights = list(loss_weights) if loss_weights is not None else [1.0] * n_out
+        if len(weights) != n_out:
+            raise ValueError(f"{self.name}.compile: {n_out} outputs but {len(weights)} "
+                             f"loss_weights")
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise ValueError(f"{self.name}.compile: metrics must be a list, got {metrics!r}")
+        specs = ([list(m or []) for m in metrics] if _is_per_output(metrics, n_out)
+                 else [list(metrics or [])] * n_out)
+        # everything is resolved before anything is assigned: a bad argument changes nothing
+        new_optimizer = optimizers_module.get(optimizer)
+        new_losses = [losses_module.get(l) for l in loss_list]
+        for l in new_losses:
+            if getattr(l, "reduction", "sum_over_batch_size") in (None, "none"):
+                raise ValueError(f"{self.name}.compile: the loss {l.name!r} has reduction="
+                                 f"{l.reduction!r}; training needs a loss that reduces to one "
+                                 f"number (e.g. the default 'sum_over_batch_size')")
+        new_metrics = []
+        for k in range(n_out):
+            prefix = "" if n_out == 1 else f"{self._output_name(k)}_"
+            for spec in specs[k]:
+                m = metrics_module.get(spec, loss=new_losses[k])
+                if any(m is other for _, _, other in new_metrics):
+                    m = copy.deepcopy(m)         # a metric object given once serves each output
+                name = spec if isinstance(spec, str) else m.name
+                new_metrics.append((k, prefix + name, m))
+        self.optimizer = new_optimizer
+        self.compiled_loss = new_losses
+        self._loss_ids = loss_list
+        self.loss_weights = [float(w) for w in weights]
+        self._metric_specs = specs
+        self._metrics = new_metrics
+        return self
+
+    @property
+    def output_mask(self):
+        """The mask of the last forward's output(s), or None."""
+        cache = getattr(self, "_cache", None)
+        return cache.get("output_mask") if isinstance(cache, dict) else None
+
+    @property
+    def metrics_names(self):
+        """``["loss", <metric names>...]``: the order of ``evaluate``'s list result."""
+        return ["loss"] + [name for _, name, _ in getattr(self, "_metrics", [])]
+
+    def _compile_config(self):
+        """JSON-able compile arguments, for saving (metrics given as objects keep their name)."""
+        return {
+            "optimizer": optimizers_module.serialize(self.optimizer),
+            "loss": [losses_module.serialize(l) for l in self.compiled_loss],
+            "loss_weights": list(self.loss_weights),
+            "metrics": [[m if isinstance(m, str) else metrics_module.get(m).name for m in ms]
+                        for ms in self._metric_specs],
+        }
+
+    def _compile_from_config(self, cfg):
+        self.compile(optimizer=optimizers_module.deserialize(cfg["optimizer"]),
+                     loss=[losses_module.get(l) for l in cfg["loss"]],
+                     loss_weights=cfg.get("loss_weights"), metrics=cfg.get("metrics"))
+
+    def _n_inputs(self):
+        ins = getattr(self, "inputs", None)
+        return len(ins) if isinstance(ins, (list, tuple)) else 1
+
+    def _n_outputs(self):
+        outs = getattr(self, "outputs", None)
+        return len(outs) if isinstance(outs, (list, tuple)) else 1
+
+    def _output_name(self, k):
+        outs = getattr(self, "outputs", None)
+        if isinstance(outs, (list, tuple)) and outs[k].node is not None:
+            return outs[k].node.layer.name
+        return f"output_{k}"
+
+    def _require_compiled(self, where):
+        if self.compiled_loss is None:
+            raise RuntimeError(f"{self.name}.{where}: call compile() first")
+
+    def _data(self, x, y, sample_weight, where):
+        return check_data(x, y, sample_weight, where, n_inputs=self._n_inputs(),
+                          n_outputs=self._n_outputs())
+
+    # ---- one batch -------------------------------------------------------------------------
+    def _preds_and_masks(self, y_pred):
+        preds = y_pred if isinstance(y_pred, list) else [y_pred]
+        masks = getattr(self, "output_mask", None)
+        masks = masks if isinstance(masks, list) else [masks] * len(preds)
+        return preds, masks
+
+    def _loss_and_grads(self, ys, y_pred, sw):
+        preds, masks = self._preds_and_masks(y_pred)
+        total, grads = 0.0, []
+        for k, (loss_fn, weight) in enumerate(zip(self.compiled_loss, self.loss_weights)):
+            value, grad = loss_fn.value_and_grad(ys[k], preds[k], sample_weight=sw, mask=masks[k])
+            total += weight * float(value)
+            grads.append(grad * weight if weight != 1.0 else grad)
+        return total, unwrap(grads), preds, masks
+
+    def _update_metrics(self, ys, preds, masks, sw):
+        for k, _, m in self._metrics:
+            m.update_state(ys[k], preds[k], sample_weight=sw, mask=masks[k])
+
+    def _train_step(self, xs, ys, sw, check=False):
+        self.zero_grad()
+        y_pred = self.forward(unwrap(xs), training=True)
+        if check:                     # before any weight changes
+            self._check_targets(ys, y_pred, "train_on_batch")
+        loss, dy, preds, masks = self._loss_and_grads(ys, y_pred, sw)
+        self._update_metrics(ys, preds, masks, sw)    # before the update: a failing metric
+        self.backward(dy)                             # leaves the weights as they were
+        self.optimizer.apply(self.trainable_weights)
+        return loss
+
+    def _test_step(self, xs, ys, sw):
+        y_pred = self.forward(unwrap(xs), training=False)
+        preds, masks = self._preds_and_masks(y_pred)
+        loss = 0.0
+        for k, (loss_fn, weight) in enumerate(zip(self.compiled_loss, self.loss_weights)):
+            loss += weight * float(loss_fn(ys[k], preds[k], sample_weight=sw, mask=masks[k]))
+        self._update_metrics(ys, preds, masks, sw)
+        return loss
+
+    def _reset_metrics(self):
+        for _, _, m in self._metrics:
+            m.reset_state()
+
+    def _metric_logs(self, prefix=""):
+        return {prefix + name: float(m.result()) for _, name, m in self._metrics}
+
+    # ---- checks before training ----------------------------------------------------------------
+    def _dry_run(self, xs, ys, sw, where, batch_size=1):
+        """Check everything that can fail before the first update (see the module docstring).
+
+        The first batch runs forward (a whole batch, because an Input may fix the batch size)
+        and through the loss and metrics, in inference mode, from fresh recurrent states; the
+        metrics are reset afterwards. Nothing is updated.
+        """
+        first = slice(0, batch_size)
+        with self._fresh_states():
+            y_pred = self.forward(unwrap(take(xs, first)), training=False)
+            if ys is None:
+                return
+            self._check_targets(ys, y_pred, where)
+            preds, masks = self._preds_and_masks(y_pred)
+            by, bsw = take(ys, first), take(sw, first)
+            for k, loss_fn in enumerate(self.compiled_loss):
+                loss_fn(by[k], preds[k], sample_weight=bsw, mask=masks[k])
+            try:
+                for k, name, m in self._metrics:
+                    try:
+                        m.update_state(by[k], preds[k], sample_weight=bsw, mask=masks[k])
+                    except ValueError as e:
+                        raise ValueError(f"{where}: metric {name!r} cannot be computed for "
+                                         f"output {self._output_name(k)!r}: {e}") from None
+            finally:
+                self._reset_metrics()
+            self._check_labels(xs, ys, y_pred, where, batch_size)
+
+    def _check_targets(self, ys, y_pred, where):
+        """Every target array fits its output's shape — checked on all of ``ys``."""
+        preds = y_pred if isinstance(y_pred, list) else [y_pred]
+        if len(ys) != len(preds):
+            raise ValueError(f"{where}: the model has {len(preds)} outputs but y has {len(ys)} arrays")
+        for y, p, loss_fn in zip(ys, preds, self.compiled_loss):
+            loss_fn.check_targets(y, p.shape)
+
+    def _check_labels(self, xs, ys, y_pred, where, batch_size):
+        """Every integer label of a sparse loss lies in ``[0, classes)``, in all of ``ys``.
+
+        Labels at masked steps may hold anything (padding), and only the model knows the mask:
+        the samples holding a suspicious label run forward (in batches) and the loss itself
+        judges them with their real mask, raising its own message for the first bad one.
+        """
+        preds = y_pred if isinstance(y_pred, list) else [y_pred]
+        for k, (y, p, loss_fn) in enumerate(zip(ys, preds, self.compiled_loss)):
+            if not getattr(loss_fn, "sparse", False):
+                continue
+            labels, classes = np.asarray(y), p.shape[-1]
+            if labels.dtype.kind in "iub":
+                bad = (labels < 0) | (labels >= classes)
+            elif labels.dtype.kind == "f":
+                with np.errstate(invalid="ignore"):
+                    bad = ~np.isfinite(labels) | (labels != np.round(labels)) | \
+                        (labels < 0) | (labels >= classes)
+            else:
+                raise ValueError(f"{where}: {loss_fn.name} needs integer labels, got an array "
+                                 f"of dtype {labels.dtype}")
+            rows = np.flatnonzero(bad.reshape(len(labels), -1).any(axis=1))
+            for start in range(0, len(rows), batch_size):
+                idx = rows[start:start + batch_size]
+                out = self.forward(unwrap(take(xs, idx)), training=False)
+                out_preds, out_masks = self._preds_and_masks(out)
+                loss_fn(labels[idx], out_preds[k], mask=out_masks[k])
+
+    @contextlib.contextmanager
+    def _fresh_states(self):
+        """Validation starts stateful layers from zeros and leaves training's states as they were."""
+        stateful = [l for l in self.iter_layers() if getattr(l, "stateful", False)]
+        kept = [l.states for l in stateful]
+        for layer in stateful:
+            layer.reset_states()
+        try:
+            yield
+        finally:
+            for layer, states in zip(stateful, kept):
+                layer.states = states
