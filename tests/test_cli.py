@@ -138,24 +138,33 @@ def test_time_budget_replans_and_stops(monkeypatch):
         cb.on_train_batch_end(step, {"loss": mean})
     assert cb.batch_losses == pytest.approx([4.0, 2.0, 0.0, 2.5 * 100 / 4 - 2.0 * 96 / 4])
     assert cb.samples_seen == 100
-    clock[0] = 30.0                                           # epoch 1 took 30 s: 3 epochs fit
+    clock[0] = 30.0                                           # 30 s per epoch: 3 fit in 110 s
     cb.on_epoch_end(0)
     assert not cb.model.stop_training and cb.planned == 3
     cb.on_epoch_begin(1)
-    clock[0] = 40.0                                           # epoch 2 took 10 s: 2 + 7 fit
+    clock[0] = 40.0                                           # 20 s per epoch: 5 fit
     cb.on_epoch_end(1)
-    assert cb.model.stop_training and not cb.finished and cb.planned == 9
+    assert cb.model.stop_training and not cb.finished and cb.planned == 5
     cb.model.stop_training = False
     cb.on_train_begin()                                       # the caller resumes fit
     cb.on_epoch_begin(2)
-    clock[0] = 100.0                                          # epoch 3 took 60 s: no more fit
+    clock[0] = 100.0                                          # 33 s per epoch: 4th would end late
     cb.on_epoch_end(2)
-    assert cb.model.stop_training and cb.finished
+    assert cb.model.stop_training and cb.finished and cb.planned == 5
     cb.finished = cb.model.stop_training = False
     cb.on_epoch_begin(3)
     clock[0] = 151.0                                          # past 1.5x the budget
     cb.on_train_batch_end(0, {"loss": 1.0})
     assert cb.model.stop_training and cb.finished
+    capped = demo._TimeBudget(seconds=100, planned=2, max_epochs=2, n_samples=100, batch_size=32)
+    capped.set_model(FakeModel())
+    clock[0] = 0.0
+    capped.on_train_begin()
+    for epoch in range(2):
+        capped.on_epoch_begin(epoch)
+        clock[0] += 1.0
+        capped.on_epoch_end(epoch)
+        assert capped.planned == 2 and capped.finished == (epoch == 1)
 
 
 def test_demo_resumes_fit_when_more_epochs_fit_than_planned(tmp_path, monkeypatch, capsys):
@@ -166,7 +175,7 @@ def test_demo_resumes_fit_when_more_epochs_fit_than_planned(tmp_path, monkeypatc
     monkeypatch.setattr(demo, "_plan_epochs", lambda cfg, *a: (1, (1.0, 1.0)))  # pessimistic
     result = demo.run_demo(out=str(tmp_path), quick=True, minutes=1.0, seed=0)
     out = capsys.readouterr().out
-    assert "3 epochs now fit into 1 min" in out
+    assert "3 epochs fit into 1 min" in out
     assert len(result["history"]["loss"]) == len(result["history"]["val_loss"]) == 3
     assert result["history"]["loss"][2] < result["history"]["loss"][0]
     assert len(result["batch_losses"]) == 3 * 17

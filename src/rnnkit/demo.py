@@ -58,12 +58,12 @@ class DemoConfig:
 class _TimeBudget(Callback):
     """Fit the training into ``seconds`` on a machine whose speed changes (shared machines).
 
-    ``planned`` starts from a timing probe. After each epoch it is re-estimated from that
-    epoch's real duration; when it changes, training stops so that the caller can resume
-    ``fit`` with the new count (``finished`` stays False). Training finishes when the next
-    epoch would end past 1.1x the budget, or in the middle of an epoch at 1.5x (fit still
-    validates). Also records every batch's own loss (Keras 3 batch logs hold the epoch's
-    running mean) and the number of samples trained on.
+    ``planned`` starts from a timing probe. After each epoch the mean epoch time so far says
+    how many epochs fit into 1.1x the budget; when that is more than planned, training stops
+    so that the caller can resume ``fit`` with the new count (``finished`` stays False).
+    Training finishes when the next epoch would end past 1.1x the budget, or in the middle of
+    an epoch at 1.5x (fit still validates). Also records every batch's own loss (Keras 3 batch
+    logs hold the epoch's running mean) and the number of samples trained on.
     """
 
     def __init__(self, seconds, planned, max_epochs, n_samples, batch_size):
@@ -94,13 +94,13 @@ class _TimeBudget(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if math.isinf(self.seconds):                             # no budget: as planned
             return
-        now = time.perf_counter()
-        more = int((1.1 * self.seconds - (now - self.t0)) // max(now - self.t_epoch, 1e-6))
-        planned = min(epoch + 1 + max(more, 0), self.max_epochs)
-        if self.finished or planned == epoch + 1:
+        elapsed = time.perf_counter() - self.t0
+        t_epoch = max(elapsed / (epoch + 1), 1e-6)               # mean so far, validation included
+        fits = min(int(1.1 * self.seconds // t_epoch), self.max_epochs)
+        if self.finished or elapsed + t_epoch > 1.1 * self.seconds or epoch + 1 >= self.max_epochs:
             self.model.stop_training = self.finished = True
-        elif planned != self.planned:
-            self.planned = planned
+        elif fits > self.planned:                                # faster than the probe said
+            self.planned = fits
             self.model.stop_training = True
 
 
@@ -221,15 +221,17 @@ def run_demo(out="runs/demo", quick=False, minutes=None, seed=0):
     recorder = History()
     t0 = time.perf_counter()
     done = 0
-    while True:          # one fit, or a few when the budget's re-estimate changes the count
+    while True:          # one fit, or a few when the re-estimate after an epoch raises the count
         model.fit(*train, batch_size=cfg.batch_size, epochs=budget.planned, initial_epoch=done,
                   validation_data=val, callbacks=[budget, recorder], shuffle=True,
                   seed=seed + done, verbose=1)
         done = len(recorder.history["loss"])
         if budget.finished or done >= budget.planned:
             break
-        print(f"(epochs took {(time.perf_counter() - t0) / done:.0f} s: "
-              f"{budget.planned} epochs now fit into {cfg.minutes:g} min)")
+        print(f"(epochs take {(time.perf_counter() - t0) / done:.1f} s: "
+              f"{budget.planned} epochs fit into {cfg.minutes:g} min)")
+    if probe and done < budget.planned:
+        print(f"(stopped after {done} epoch(s): the {cfg.minutes:g} min budget is spent)")
     history = recorder.history
     train_seconds = time.perf_counter() - t0
     sys.stdout.flush()
