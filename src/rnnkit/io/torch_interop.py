@@ -18,9 +18,9 @@ Every weight rule (transposes, summed LSTM/RNN biases, GRU gates r,z,n <-> z,r,h
 :func:`to_torch` only; :func:`state_dict_from_layers` and :func:`load_state_dict_into_layers`
 work on NumPy arrays (torch tensors are accepted too).
 
->>> import torch                                                      # doctest: +SKIP
->>> layers = from_torch(torch.nn.LSTM(3, 4, num_layers=2, batch_first=True))  # doctest: +SKIP
->>> [type(l).__name__ for l in layers], to_torch(layers)             # doctest: +SKIP
+>>> import torch
+>>> layers = from_torch(torch.nn.LSTM(3, 4, num_layers=2, batch_first=True))
+>>> [type(l).__name__ for l in layers], to_torch(layers)
 (['LSTM', 'LSTM'], LSTM(3, 4, num_layers=2, batch_first=True))
 """
 
@@ -158,8 +158,6 @@ def from_torch(module, return_sequences=True, return_state=False):
         cell layer, or ``Bidirectional(cell, merge_mode="concat")`` for ``bidirectional=True``.
         LSTM/RNN biases are ``b_ih + b_hh``; GRU is ``reset_after=True`` with both biases kept.
     """
-    import torch  # noqa: F401  (only here: rnnkit itself never needs torch)
-
     mode = getattr(module, "mode", None)
     if mode not in _MODES:
         raise ValueError(f"from_torch: expected torch.nn.RNN, nn.LSTM or nn.GRU, "
@@ -216,7 +214,8 @@ def _torch_name(kind):
 
 
 def _check_stack(layers):
-    """Validate a stack; returns (kind, activation, input_size, units, bidirectional, bias, dtype)."""
+    """Validate a stack for torch; returns (kind, activation, units, bidirectional, use_bias,
+    dtype, input_size)."""
     first = None
     for k, layer in enumerate(layers):
         where = f"layer {k} "
