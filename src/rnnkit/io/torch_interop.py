@@ -147,7 +147,7 @@ def from_torch(module, return_sequences=True, return_state=False):
         module: ``torch.nn.RNN`` (tanh or relu), ``nn.LSTM`` or ``nn.GRU``, float32 or float64.
             ``batch_first`` may be either: the rnnkit layers are batch-first (B, T, I), so with
             ``batch_first=False`` transpose the input. ``dropout`` between layers is a
-            training-time option and is ignored (outputs match ``module.eval()``). LSTM
+            training-time option and is ignored (outputs match the module in eval mode). LSTM
             ``proj_size > 0`` is refused (rnnkit's LSTM has no projection).
         return_sequences: for the last layer (every other layer returns sequences).
         return_state: for the last layer; its final states are ``h_n[-1]`` (and ``c_n[-1]``)
