@@ -14,6 +14,13 @@ from .layers import Input
 from .models import Model, Sequential
 from .training import callbacks, losses, metrics, optimizers  # noqa: F401
 
+# Keras's import paths: `from rnnkit.callbacks import EarlyStopping` as `from keras.callbacks ...`
+import sys as _sys  # noqa: E402
+
+for _name in ("callbacks", "losses", "metrics", "optimizers"):
+    _sys.modules[f"{__name__}.{_name}"] = globals()[_name]
+del _sys, _name
+
 __version__ = "0.1.0"
 
 __all__ = [

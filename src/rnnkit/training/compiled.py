@@ -32,12 +32,17 @@ class CompiledMixin:
     stop_training = False
 
     # ---- compile -----------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                skip_nonfinite=False, **kwargs):
         """Choose the optimizer, the loss (one, or one per output) and the metrics to report.
 
         ``metrics`` is a list applied to every output, or (Keras 3's form for several outputs)
         a list holding one list per output. With several outputs a metric is logged as
         ``"<output layer name>_<metric name>"``.
+
+        ``skip_nonfinite=True`` (an rnnkit option) guards training: a batch whose loss or any
+        gradient is NaN or infinite is not applied (weights and optimizer state stay as they
+        were) and is counted in ``model.skipped_batches``.
         """
         if kwargs:
             raise TypeError(f"{self.name}.compile: unexpected arguments {sorted(kwargs)}")
@@ -78,6 +83,8 @@ class CompiledMixin:
         self.loss_weights = [float(w) for w in weights]
         self._metric_specs = specs
         self._metrics = new_metrics
+        self.skip_nonfinite = bool(skip_nonfinite)
+        self.skipped_batches = 0
         return self
 
     @property
@@ -99,12 +106,14 @@ class CompiledMixin:
             "loss_weights": list(self.loss_weights),
             "metrics": [[m if isinstance(m, str) else metrics_module.get(m).name for m in ms]
                         for ms in self._metric_specs],
+            "skip_nonfinite": self.skip_nonfinite,
         }
 
     def _compile_from_config(self, cfg):
         self.compile(optimizer=optimizers_module.deserialize(cfg["optimizer"]),
                      loss=[losses_module.get(l) for l in cfg["loss"]],
-                     loss_weights=cfg.get("loss_weights"), metrics=cfg.get("metrics"))
+                     loss_weights=cfg.get("loss_weights"), metrics=cfg.get("metrics"),
+                     skip_nonfinite=bool(cfg.get("skip_nonfinite", False)))
 
     def _n_inputs(self):
         ins = getattr(self, "inputs", None)
@@ -156,8 +165,24 @@ class CompiledMixin:
         loss, dy, preds, masks = self._loss_and_grads(ys, y_pred, sw)
         self._update_metrics(ys, preds, masks, sw)    # before the update: a failing metric
         self.backward(dy)                             # leaves the weights as they were
+        if not self._finite_step(loss):
+            self.skipped_batches += 1                 # last good weights and optimizer kept
+            return loss
         self.optimizer.apply(self.trainable_weights)
         return loss
+
+    def _finite_step(self, loss):
+        """False when this step must not be applied: a non-finite loss while a TerminateOnNaN
+        callback watches (``_guard_loss``), or with ``skip_nonfinite`` a non-finite loss or
+        gradient."""
+        guard_loss = getattr(self, "_guard_loss", False)
+        if not (guard_loss or getattr(self, "skip_nonfinite", False)):
+            return True
+        if not np.isfinite(loss):
+            return False
+        if getattr(self, "skip_nonfinite", False):
+            return all(np.isfinite(w.grad).all() for w in self.trainable_weights)
+        return True
 
     def _test_step(self, xs, ys, sw):
         y_pred = self.forward(unwrap(xs), training=False)
