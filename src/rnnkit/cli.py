@@ -59,8 +59,9 @@ def _run_demo(args):
 
 
 from .cli_text import COMMANDS as _TEXT_COMMANDS  # noqa: E402  (train-text, generate, summary)
+from .cli_bench import COMMANDS as _BENCH_COMMANDS  # noqa: E402  (bench)
 
-COMMANDS = [_add_demo, *_TEXT_COMMANDS]
+COMMANDS = [_add_demo, *_TEXT_COMMANDS, *_BENCH_COMMANDS]
 
 
 # ---- entry point ---------------------------------------------------------------------------------

@@ -1,0 +1,462 @@
+"""Time rnnkit's recurrent layers against PyTorch (and onnxruntime) on this machine, in one run.
+
+    rnnkit bench [--shapes all | B,T,I,H[;B,T,I,H...]] [--cells lstm,gru,rnn]
+                 [--kernels fast,reference] [--repeats N] [--threads N] [--cpu-time]
+                 [--quick] [--out docs/benchmarks.md | --no-write]
+
+(``benchmarks/bench_recurrent.py`` is a thin wrapper around :func:`main` here.)
+
+For each cell and shape (batch, time, features, units), float32:
+
+* training step: forward + BPTT including the input gradient (rnnkit ``layer.forward(x,
+  training=True)`` + ``layer.backward(dy)``; torch ``out.backward(dy)`` with ``x`` requiring
+  grad);
+* inference: forward only (torch under ``inference_mode``; onnxruntime running the exported
+  ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` when onnxruntime and torch's exporter are installed);
+* streaming: one step at a time at batch 1, units 128 (rnnkit ``layer.forward(x_t[:, None],
+  initial_state=state)`` per step, the state carried; torch ``nn.LSTMCell`` / ``GRUCell`` /
+  ``RNNCell`` per step under ``inference_mode``), in microseconds per step.
+
+rnnkit runs with each kernel set asked for (``fast``: the compiled kernels, ``reference``: the
+NumPy kernels, as ``RNNKIT_KERNELS``). Every competitor is warmed up, then all are timed in
+round-robin, one call each per round, so machine noise hits them alike; the table gives
+medians, and ratios = rnnkit's time / the peer's (below 1: rnnkit is faster). The standard
+shapes (``--shapes all``) are those of issue 6 and PERF-NOTES. Nothing is asserted.
+
+torch and onnxruntime are optional and imported only here: without torch the table has
+rnnkit's times alone and says torch is not installed.
+
+``--threads N`` sets every competitor's thread count (torch, onnxruntime, rnnkit's batch split
+and numpy's BLAS; default: all cores). On a shared, loaded machine wall times of multithreaded
+code swing by several times; ``--threads 1 --cpu-time`` then gives a steadier view: the CPU
+time of the calling thread (all work runs on it), which other processes barely disturb.
+"""
+
+import argparse
+import importlib
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+SHAPES = [(1, 100, 64, 128), (32, 100, 64, 128), (64, 50, 128, 256), (128, 200, 32, 64),
+          (16, 500, 64, 128)]
+QUICK_SHAPE = (4, 20, 16, 32)
+CELLS = {"lstm": ("lstm", "LSTM"), "gru": ("gru", "GRU"), "rnn": ("simple_rnn", "SimpleRNN")}
+KERNEL_SETS = ("fast", "reference")
+STREAM_FEATURES, STREAM_UNITS = 64, 128
+
+
+# ---- options -------------------------------------------------------------------------------------
+def parse_shapes(text):
+    """``'all'`` -> the standard shapes; ``'B,T,I,H[;B,T,I,H...]'`` -> those; else ValueError."""
+    text = (text or "").strip()
+    if text == "all":
+        return list(SHAPES)
+    shapes = []
+    for part in text.split(";"):
+        bits = [b.strip() for b in part.split(",")]
+        try:
+            shape = tuple(int(b) for b in bits)
+        except ValueError:
+            shape = ()
+        if len(shape) != 4 or min(shape) < 1:
+            raise ValueError(f"--shapes: expected 'all' or B,T,I,H (four positive integers, "
+                             f"several separated by ';'), got {part.strip()!r}")
+        shapes.append(shape)
+    return shapes
+
+
+def parse_list(text, allowed, what):
+    items = [s.strip().lower() for s in (text or "").split(",") if s.strip()]
+    bad = [s for s in items if s not in allowed]
+    if bad or not items:
+        raise ValueError(f"--{what}: expected a comma list of {', '.join(allowed)}, "
+                         f"got {text!r}")
+    return list(dict.fromkeys(items))
+
+
+# ---- machine description -------------------------------------------------------------------------
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return "+".join(x for x in ("avx2", "fma", "avx512f") if x in flags)
+    except OSError:
+        pass
+    return "?"
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _blas_info():
+    try:
+        from .kernels.fast import _lowlevel
+        if _lowlevel.AVAILABLE:
+            import ctypes
+            from numpy._core import _multiarray_umath as mod
+            fn = ctypes.CDLL(mod.__file__).scipy_openblas_get_config64_
+            fn.restype = ctypes.c_char_p
+            return f"{fn().decode()}, {_lowlevel.blas_threads()} threads"
+    except Exception as e:  # noqa: BLE001 - informative only
+        return f"unknown ({e.__class__.__name__})"
+    return "numpy's BLAS not reachable from the fast kernels"
+
+
+def _numba_version():
+    try:
+        import numba
+        return numba.__version__
+    except ImportError:
+        return "not installed"
+
+
+def _load():
+    try:
+        return "%.1f %.1f %.1f" % os.getloadavg()
+    except (OSError, AttributeError):
+        return "unknown"
+
+
+def _import_torch():
+    try:
+        import torch
+        return torch
+    except ImportError:
+        return None
+
+
+# ---- competitors ---------------------------------------------------------------------------------
+def _rnnkit_layer(cell, units, features, **kw):
+    module, name = CELLS[cell]
+    cls = getattr(importlib.import_module(f"rnnkit.layers.{module}"), name)
+    layer = cls(units, **kw)
+    layer.build((None, None, features))
+    return layer
+
+
+def _rnnkit_runner(cell, shape, kernels, x, dy):
+    B, T, I, H = shape
+    layer = _rnnkit_layer(cell, H, I, return_sequences=True)
+
+    def train():
+        os.environ["RNNKIT_KERNELS"] = kernels
+        layer.forward(x, training=True)
+        layer.backward(dy)
+
+    def infer():
+        os.environ["RNNKIT_KERNELS"] = kernels
+        layer.forward(x)
+
+    return train, infer
+
+
+def _torch_runners(torch, cell, shape, x, dy):
+    B, T, I, H = shape
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+    module = cls(I, H, batch_first=True)
+    xt = torch.tensor(x, requires_grad=True)
+    dyt = torch.tensor(dy)
+
+    def train():
+        xt.grad = None
+        module.zero_grad(set_to_none=True)
+        out, _ = module(xt)
+        out.backward(dyt)
+
+    def infer():
+        with torch.inference_mode():
+            module(xt)
+
+    return module, train, infer
+
+
+def _onnx_runner(module, x, notes, threads):
+    """An onnxruntime session running ``module`` exported to ONNX, or None (with a note)."""
+    try:
+        import onnxruntime as ort
+        import torch
+    except ImportError:
+        notes.add("onnxruntime is not installed: no onnxruntime numbers "
+                  "(pip install onnxruntime onnx to add them)")
+        return None
+    try:
+        path = os.path.join(tempfile.mkdtemp(prefix="rnnkit-bench-"), "model.onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # the legacy exporter's deprecation notes
+            torch.onnx.export(module, (torch.tensor(x),), path, input_names=["x"],
+                              output_names=["y"], dynamo=False)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - the exporter's dependencies vary
+        notes.add(f"onnxruntime present but the ONNX export failed ({e.__class__.__name__}: "
+                  f"{str(e).splitlines()[0][:120] if str(e) else ''})")
+        return None
+    feed = {"x": x}
+    return lambda: sess.run(None, feed)
+
+
+def _rnnkit_stream(cell, kernels, xs):
+    """One call = len(xs) single steps at batch 1, the state carried from step to step."""
+    layer = _rnnkit_layer(cell, STREAM_UNITS, STREAM_FEATURES, return_sequences=True,
+                          return_state=True)
+    n_states = 2 if cell == "lstm" else 1
+    zero = [np.zeros((1, STREAM_UNITS), np.float32) for _ in range(n_states)]
+
+    def stream():
+        os.environ["RNNKIT_KERNELS"] = kernels
+        state = zero
+        for x_t in xs:                                        # x_t: (1, I)
+            _, *state = layer.forward(x_t[:, None], initial_state=state)
+
+    return stream
+
+
+def _torch_stream(torch, cell, xs):
+    cls = {"lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell, "rnn": torch.nn.RNNCell}[cell]
+    module = cls(STREAM_FEATURES, STREAM_UNITS)
+    xts = [torch.tensor(x_t) for x_t in xs]
+
+    def stream():
+        with torch.inference_mode():
+            h = torch.zeros(1, STREAM_UNITS)
+            if cell == "lstm":
+                state = (h, torch.zeros(1, STREAM_UNITS))
+                for x_t in xts:
+                    state = module(x_t, state)
+            else:
+                for x_t in xts:
+                    h = module(x_t, h)
+
+    return stream
+
+
+def _time_round_robin(runners, repeats, warmup=2, clock=time.perf_counter):
+    """Median ms of each runner, timed one call each per round, after ``warmup`` calls each."""
+    for fn in runners.values():
+        for _ in range(warmup):
+            fn()
+    times = {k: [] for k in runners}
+    for _ in range(repeats):
+        for k, fn in runners.items():
+            t0 = clock()
+            fn()
+            times[k].append((clock() - t0) * 1e3)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench(cell, shape, kernel_sets, repeats, notes, threads, clock, torch=None):
+    """[(what, unit, {competitor: median})] for the training step and inference at ``shape``."""
+    B, T, I, H = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((B, T, I)).astype(np.float32)
+    dy = rng.standard_normal((B, T, H)).astype(np.float32)
+    train, infer = {}, {}
+    if torch is not None:
+        module, train["torch"], infer["torch"] = _torch_runners(torch, cell, shape, x, dy)
+        onnx = _onnx_runner(module, x, notes, threads)
+        if onnx is not None:
+            infer["onnxruntime"] = onnx
+    for k in kernel_sets:
+        train[k], infer[k] = _rnnkit_runner(cell, shape, k, x, dy)
+    # fewer rounds for the slow NumPy reference at the big shapes
+    n = repeats if "reference" not in kernel_sets or B * T * H < 500_000 else max(5, repeats // 2)
+    return [("training step", "ms", _time_round_robin(train, n, clock=clock)),
+            ("inference", "ms", _time_round_robin(infer, n, clock=clock))]
+
+
+def bench_streaming(cell, steps, kernel_sets, repeats, clock, torch=None):
+    """("streaming", "µs/step", {competitor: median µs per step}) over calls of ``steps`` steps."""
+    rng = np.random.default_rng(1)
+    xs = list(rng.standard_normal((steps, 1, STREAM_FEATURES)).astype(np.float32))
+    runners = {}
+    if torch is not None:
+        runners["torch"] = _torch_stream(torch, cell, xs)
+    for k in kernel_sets:
+        runners[k] = _rnnkit_stream(cell, k, xs)
+    t = _time_round_robin(runners, repeats, clock=clock)
+    return ("streaming", "µs/step", {k: v * 1e3 / steps for k, v in t.items()})
+
+
+# ---- the run -------------------------------------------------------------------------------------
+def _fmt(v):
+    if v is None:
+        return "-"
+    return f"{v:.1f}" if v >= 100 else f"{v:.2f}" if v >= 1 else f"{v:.3f}"
+
+
+def run(shapes, cells, kernel_sets, repeats, threads=0, cpu_time=False, streaming_steps=100,
+        out=None, stream=None):
+    """Print the header and table to ``stream`` (stdout) as rows finish; write the Markdown
+    page to ``out`` when given. Returns the page's text."""
+    stream = stream or sys.stdout
+    torch = _import_torch()
+    from .kernels import dispatch
+
+    notes = set()
+    cores = _cores()
+    threads = threads or cores
+    split = "-"
+    if torch is not None:
+        torch.set_num_threads(threads)
+    else:
+        notes.add("torch is not installed: rnnkit's times only, no ratios "
+                  "(pip install torch to compare)")
+    if "fast" in kernel_sets and not dispatch.fast_available():
+        notes.add("the fast kernels cannot run here (numba missing?): timing the reference only")
+        kernel_sets = [k for k in kernel_sets if k != "fast"] or ["reference"]
+    if dispatch.fast_available():
+        from .kernels.fast import _lowlevel, common
+        common.set_num_threads(threads)
+        _lowlevel.set_blas_threads(threads)
+        split = common.num_threads()
+    clock = time.thread_time if cpu_time else time.perf_counter
+    peer = f"torch {torch.__version__}" if torch is not None else "torch (not installed)"
+    header = [
+        f"rnnkit vs {peer}, float32, medians of {repeats} round-robin calls after warm-up, "
+        f"{'CPU time of the calling thread' if cpu_time else 'wall time'}; "
+        f"ratio = rnnkit / peer (below 1: rnnkit is faster)",
+        f"CPU: {_cpu_name()} ({_cpu_flags()}), {cores} cores; load average {_load()} at start",
+        f"numpy {np.__version__}, BLAS: {_blas_info()}",
+        f"threads: torch {torch.get_num_threads() if torch is not None else '-'}, onnxruntime "
+        f"{threads}, rnnkit fast kernels {split} (batch split, BLAS 1 thread inside the "
+        f"passes), numba {_numba_version()}",
+        f"streaming: batch 1, {STREAM_FEATURES} features, {STREAM_UNITS} units, "
+        f"{streaming_steps} single steps per timed call, state carried (torch: nn.*Cell)",
+    ]
+    for line in header:
+        print(f"# {line}", file=stream)
+    print(file=stream)
+    head = ["cell", "shape (B,T,I,H)", "what", "unit"] + \
+        [f"rnnkit {k}" for k in kernel_sets] + ["torch", "onnxruntime"] + \
+        [f"{k}/torch" for k in kernel_sets] + [f"{k}/onnxruntime" for k in kernel_sets]
+    table = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for line in table:
+        print(line, file=stream)
+
+    def emit(cell, shape_text, what, unit, t):
+        tt, ort = t.get("torch"), t.get("onnxruntime")
+        row = [cell, shape_text, what, unit] + [_fmt(t[k]) for k in kernel_sets]
+        row += [_fmt(tt), _fmt(ort)]
+        row += [_fmt(None if tt is None else t[k] / tt) for k in kernel_sets]
+        row += [_fmt(None if ort is None else t[k] / ort) for k in kernel_sets]
+        table.append("| " + " | ".join(row) + " |")
+        print(table[-1], file=stream, flush=True)
+
+    for cell in cells:
+        for shape in shapes:
+            for what, unit, t in bench(cell, shape, kernel_sets, repeats, notes, threads, clock,
+                                       torch):
+                emit(cell, ",".join(map(str, shape)), what, unit, t)
+        if streaming_steps:
+            what, unit, t = bench_streaming(cell, streaming_steps, kernel_sets, repeats, clock,
+                                            torch)
+            emit(cell, f"1,{streaming_steps},{STREAM_FEATURES},{STREAM_UNITS}", what, unit, t)
+    end = f"load average {_load()} at the end"
+    print(f"\n# {end}", file=stream)
+    for note in sorted(notes):
+        print(f"# note: {note}", file=stream)
+    page = ["# rnnkit benchmarks", "",
+            "Written by `rnnkit bench` (`python benchmarks/bench_recurrent.py` runs the same). "
+            "Measured on a shared, noisy machine: other jobs ran alongside, so single numbers can "
+            "be off by tens of percent or more; the round-robin medians make the ratios steadier "
+            "than the absolute times. Rerun `rnnkit bench` on your own machine before relying "
+            "on them.", ""]
+    page += [f"- {line}" for line in header + [end]]
+    page += [f"- note: {note}" for note in sorted(notes)]
+    page += [""] + table + [""]
+    text = "\n".join(page)
+    if out:
+        d = os.path.dirname(out)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"# table written to {out}", file=stream)
+    return text
+
+
+def add_arguments(p, default_out=os.path.join("docs", "benchmarks.md")):
+    """The options of ``rnnkit bench`` and ``benchmarks/bench_recurrent.py``."""
+    p.add_argument("--shapes", default="all", metavar="all|B,T,I,H",
+                   help="'all': the five standard shapes; or batch,time,features,units "
+                        "(several separated by ';') (default: %(default)s)")
+    p.add_argument("--cells", default="lstm,gru,rnn", metavar="LIST",
+                   help="comma list of lstm, gru, rnn (default: %(default)s)")
+    p.add_argument("--kernels", default="fast", metavar="LIST",
+                   help="rnnkit kernel sets, comma list of fast, reference (default: "
+                        "%(default)s)")
+    p.add_argument("--repeats", type=int, default=15, metavar="N",
+                   help="timed rounds per row; the table gives medians (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="threads for everyone: torch, onnxruntime, rnnkit, BLAS (default: all "
+                        "cores)")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time the calling thread's CPU time (meaningful with --threads 1)")
+    p.add_argument("--steps", type=int, default=100, metavar="N",
+                   help="single steps per timed streaming call; 0 skips streaming "
+                        "(default: %(default)s)")
+    p.add_argument("--quick", action="store_true",
+                   help="one small shape, 3 repeats, 20 streaming steps: a few seconds")
+    p.add_argument("--out", default=default_out, metavar="FILE",
+                   help="write the Markdown table there (default: %(default)s)")
+    p.add_argument("--no-write", action="store_true", help="print only, write no file")
+
+
+def run_args(args):
+    """Check the parsed options (ValueError on a bad one) and run."""
+    shapes = parse_shapes(args.shapes)
+    cells = parse_list(args.cells, tuple(CELLS), "cells")
+    kernel_sets = parse_list(args.kernels, KERNEL_SETS, "kernels")
+    if args.repeats < 1:
+        raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
+    if args.threads < 0:
+        raise ValueError(f"--threads must be >= 0 (0: all cores), got {args.threads}")
+    if args.steps < 0:
+        raise ValueError(f"--steps must be >= 0, got {args.steps}")
+    repeats, steps = args.repeats, args.steps
+    if args.quick:
+        shapes, repeats, steps = [QUICK_SHAPE], min(repeats, 3), min(steps, 20)
+    return run(shapes, cells, kernel_sets, repeats, threads=args.threads,
+               cpu_time=args.cpu_time, streaming_steps=steps,
+               out=None if args.no_write else args.out)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        run_args(args)
+    except ValueError as e:
+        p.error(str(e))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

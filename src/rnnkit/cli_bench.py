@@ -1,0 +1,35 @@
+"""The ``rnnkit bench`` subcommand: rnnkit vs PyTorch (and onnxruntime) on this machine.
+
+    rnnkit bench [--shapes all|B,T,I,H] [--cells lstm,gru,rnn] [--kernels fast,reference]
+                 [--repeats N] [--threads N] [--cpu-time] [--steps N] [--quick]
+                 [--out docs/benchmarks.md | --no-write]
+
+Registered in :mod:`rnnkit.cli` like every subcommand (``_add_<name>`` + ``_run_<name>``); the
+work is in :mod:`rnnkit.bench`, where torch and onnxruntime are optional imports.
+"""
+
+
+def _add_bench(subparsers):
+    from .bench import add_arguments
+
+    p = subparsers.add_parser(
+        "bench", help="time rnnkit against PyTorch (and onnxruntime) on this machine",
+        description="Time rnnkit's LSTM, GRU and SimpleRNN layers against PyTorch (and "
+                    "onnxruntime when installed) for the training step (forward + BPTT), "
+                    "inference (forward) and streaming (one step at a time at batch 1, 128 "
+                    "units), float32, in one run: every competitor warmed up, then timed in "
+                    "round-robin; medians and ratios (rnnkit / peer, below 1: rnnkit is "
+                    "faster), with the threads, BLAS and CPU. Prints a Markdown table and "
+                    "writes it to --out. Without torch, rnnkit's times alone.")
+    add_arguments(p)
+    p.set_defaults(run=_run_bench)
+
+
+def _run_bench(args):
+    from .bench import run_args
+
+    run_args(args)
+    return 0
+
+
+COMMANDS = [_add_bench]
