@@ -157,19 +157,27 @@ class _Vocab:
 
 def _read_config(path):
     path = os.fspath(path)
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    if os.path.isdir(path):
+        raise FileFormatError(f"{path}: is a directory, expected a vocabulary file")
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FileFormatError(f"{path}: not valid JSON (not UTF-8 text: {e})") from None
     try:
         cfg = json.loads(text)
     except json.JSONDecodeError as e:
         raise FileFormatError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise FileFormatError(f"{path}: not valid JSON (nested too deeply)") from None
     if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
         raise FileFormatError(f"{path}: not an rnnkit vocabulary file (expected a JSON object "
                               f"with \"format\": \"{FORMAT}\")")
     if cfg.get("version") != VERSION:
         raise FileFormatError(f"{path}: vocabulary format version {cfg.get('version')!r}, this "
                               f"rnnkit reads version {VERSION}")
-    if cfg.get("kind") not in _KINDS:
+    if not isinstance(cfg.get("kind"), str) or cfg["kind"] not in _KINDS:
         raise FileFormatError(f"{path}: unknown vocabulary kind {cfg.get('kind')!r} "
                               f"(expected one of {sorted(_KINDS)})")
     tokens = cfg.get("tokens")

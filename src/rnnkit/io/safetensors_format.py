@@ -113,9 +113,9 @@ def read_header(path):
         if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
             _fail(path, f"entry {name!r} must have exactly dtype, shape and data_offsets")
         dtype, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
-        if dtype not in _DTYPES:
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
             _fail(path, f"entry {name!r} has unknown dtype {dtype!r}")
-        if not isinstance(shape, list) or not all(
+        if not isinstance(shape, list) or len(shape) > 32 or not all(
                 isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**40 for d in shape):
             _fail(path, f"entry {name!r} has an invalid shape {shape!r}")
         if not (isinstance(offs, list) and len(offs) == 2 and all(
