@@ -281,6 +281,55 @@ def test_metadata_mutated(kind, data):
     check_any(kind, join(header, blob))
 
 
+def _paths(obj, prefix=()):
+    """Every path (tuple of keys/indices) to a value inside a JSON object, containers included."""
+    out = [prefix] if prefix else []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.extend(_paths(v, prefix + (k,)))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out.extend(_paths(v, prefix + (i,)))
+    return out
+
+
+def _set(obj, path, value):
+    for key in path[:-1]:
+        obj = obj[key]
+    obj[path[-1]] = value
+
+
+@examples(500)
+@given(data=st.data())
+def test_compile_rng_and_optimizer_state_mutated(data):
+    """The saved training state: compile arguments, generator states, optimizer tensors."""
+    header, blob = split(valid_files()["model"])
+    meta = header["__metadata__"]
+    what = data.draw(st.sampled_from(["compile", "rng_states", "optimizer", "weight_name"]))
+    if what in ("compile", "rng_states"):
+        obj = json.loads(meta[what])
+        path = data.draw(st.sampled_from(_paths(obj)))
+        _set(obj, path, data.draw(bad_values | st.sampled_from(
+            ["PCG64", "MT19937", "Adam", "SGD", "mse", "Nope", 2**128, -(2**70), 0.5])))
+        meta[what] = json.dumps(obj)
+    elif what == "optimizer":                      # same bytes, another shape or dtype
+        name = data.draw(st.sampled_from(sorted(k for k in header if k.startswith("opt"))))
+        entry = header[name]
+        size = int(np.prod(entry["shape"]))
+        entry["shape"] = data.draw(st.sampled_from([[size], [size, 1], [1, size], [], [0]]))
+        if entry["shape"] == [] and size != 1 or entry["shape"] == [0]:
+            entry["data_offsets"] = [entry["data_offsets"][0]] * 2
+            entry["shape"] = [0]
+        if data.draw(st.booleans()):
+            entry["dtype"] = data.draw(st.sampled_from(["I64", "U8", "BOOL", "F16"]))
+    else:                                          # weight position with odd digits
+        name = data.draw(st.sampled_from(sorted(k for k in header if k.startswith("weights/"))))
+        digits = data.draw(st.sampled_from(["1" * 5000, "\u0661", "-1", "00000000000000000000",
+                                            "99999999999999", " 1", ""]))
+        header["weights/" + digits + "/" + name.split("/", 2)[2]] = header.pop(name)
+    check_model_file(join(header, blob))
+
+
 def _layer_configs(spec):
     """Every ``config`` dict inside the architecture JSON (the model's and its layers')."""
     found = []
@@ -404,6 +453,29 @@ def test_a_huge_layer_in_the_architecture_fails_before_allocating():
     header["__metadata__"]["model"] = json.dumps(spec)
     with pytest.raises(FileFormatError):
         rnnkit.load_model(_path(join(header, blob), "huge.rnnkit"))
+
+
+@pytest.mark.parametrize("where, value", [
+    ("rng", {"state": 2**200, "inc": 1}),       # OverflowError in numpy before the fix
+    ("rng_uint", -5),                           # OverflowError (negative uint32)
+    ("compile", "junk"),                        # AttributeError ('str' has no .get)
+    ("name", "1" * 5000),                       # ValueError from int() digit limit
+])
+def test_regressions_found_by_the_fuzzers(where, value):
+    header, blob = split(valid_files()["model"])
+    meta = header["__metadata__"]
+    if where.startswith("rng"):
+        states = json.loads(meta["rng_states"])
+        key = sorted(states)[0]
+        states[key]["state" if where == "rng" else "uinteger"] = value
+        meta["rng_states"] = json.dumps(states)
+    elif where == "compile":
+        meta["compile"] = json.dumps({**json.loads(meta["compile"]), "optimizer": value})
+    else:
+        name = sorted(k for k in header if k.startswith("weights/"))[0]
+        header["weights/" + value + "/" + name.split("/", 2)[2]] = header.pop(name)
+    with pytest.raises(FileFormatError):
+        rnnkit.load_model(_path(join(header, blob), "regression.rnnkit"))
 
 
 def test_the_valid_files_load():

@@ -40,7 +40,7 @@ from .safetensors_format import load, read_header, save
 FORMAT = "rnnkit.model"
 WEIGHTS_FORMAT = "rnnkit.weights"
 VERSION = "1"
-_KEY = re.compile(r"weights/(\d+)/(.+)")
+_KEY = re.compile(r"weights/([0-9]{1,12})/(.+)")   # ASCII digits, never a 5000-digit int
 
 
 # While load_model rebuilds an architecture, the number of weight elements the layers may still
@@ -127,7 +127,7 @@ def _restore_rng_states(model, path, meta):
                                   f"of the rebuilt model")
         try:
             gens[key].bit_generator.state = state
-        except (TypeError, ValueError, KeyError) as e:
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
             raise FileFormatError(f"{path}: bad random generator state {key!r}: {e}") from None
 
 
@@ -266,7 +266,8 @@ def load_model(path, custom_objects=None, compile=True):
             model._compile_from_config(_json(path, meta, "compile"))
             if opt_state:
                 model.optimizer.set_state(opt_state)
-        except (ValueError, TypeError, KeyError) as e:
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                RecursionError) as e:
             raise FileFormatError(f"{path}: cannot restore the compile state: {e}") from None
     return model
 
