@@ -25,7 +25,6 @@ same architecture. ``load_weights`` also takes a plain safetensors file (from
     True
 """
 
-import contextvars
 import functools
 import json
 import operator
@@ -43,43 +42,11 @@ VERSION = "1"
 _KEY = re.compile(r"weights/([0-9]{1,12})/(.+)")   # ASCII digits, never a 5000-digit int
 
 
-# While load_model rebuilds an architecture, the number of weight elements the layers may still
-# create: the file's own weight tensors bound it (their sizes were checked against the file's
-# size), so an architecture asking for more (a Dense of 10**9 units in a 10 kB file) fails
-# before anything is allocated (beyond a slack of 2**20 values, which lets a slightly wrong
-# architecture reach the precise shape-mismatch message). None outside load_model: add_weight
-# is then unchanged.
+# While load_model rebuilds an architecture, the layers may create only as many weight values
+# as the file's own weight tensors hold (their sizes were checked against the file's size), plus
+# a slack of 2**20 values that lets a slightly wrong architecture reach the precise
+# shape-mismatch message: a Dense of 10**9 units in a 10 kB file fails before allocating.
 _BUDGET_SLACK = 2**20
-_WEIGHT_BUDGET = contextvars.ContextVar("rnnkit_weight_budget", default=None)
-
-
-def _install_weight_budget_guard():
-    from ..layers.base import Layer
-
-    original = Layer.add_weight
-    if getattr(original, "_rnnkit_budget_guard", False):
-        return
-
-    @functools.wraps(original)
-    def add_weight(self, name, shape, *args, **kwargs):
-        budget = _WEIGHT_BUDGET.get()
-        if budget is not None:
-            try:
-                dims = [operator.index(d) for d in shape]
-            except TypeError:
-                dims = None                     # not integers: the layer's own checks refuse it
-            if dims is not None and all(d >= 0 for d in dims):
-                n = functools.reduce(operator.mul, dims, 1)
-                if n > budget[0]:
-                    raise FileFormatError(
-                        f"{budget[1]}: the architecture asks for a weight {name!r} of shape "
-                        f"{tuple(dims)} ({n} values) in layer {self.name!r}, more than the "
-                        f"{budget[0]} weight values left in the file")
-                budget[0] -= n
-        return original(self, name, shape, *args, **kwargs)
-
-    add_weight._rnnkit_budget_guard = True
-    Layer.add_weight = add_weight
 
 
 def _weight_key(i, w):
@@ -245,17 +212,16 @@ def load_model(path, custom_objects=None, compile=True):
         raise FileFormatError(f"{path}: unknown floatx {saved_floatx!r}")
     budget = _BUDGET_SLACK + sum(functools.reduce(operator.mul, info["shape"], 1)
                                  for key, info in header.items() if key.startswith("weights/"))
-    _install_weight_budget_guard()
-    token = _WEIGHT_BUDGET.set([budget, path])
+    from ..layers.base import weight_budget
+
     try:
-        model = _deserialize_model(spec, custom_objects, saved_floatx)
+        with weight_budget(budget, path):
+            model = _deserialize_model(spec, custom_objects, saved_floatx)
     except FileFormatError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError,
             OverflowError, RecursionError) as e:
         raise FileFormatError(f"{path}: cannot rebuild the architecture: {e}") from None
-    finally:
-        _WEIGHT_BUDGET.reset(token)
     tensors = _assign(model, path, header)
     _restore_rng_states(model, path, meta)
     _, opt_state, other = _split(tensors)

@@ -19,6 +19,9 @@ The cache of the last ``forward`` lives in ``self._cache``; a model that calls o
 several places keeps one cache per call and puts it back before that call's backward.
 """
 
+import contextlib
+import contextvars
+import operator
 import re
 
 import numpy as np
@@ -28,6 +31,37 @@ from .symbolic import Node, SymbolicTensor, flatten, is_symbolic, pack, structur
 from .weight import Weight
 
 _name_counts = {}
+
+# While a loader rebuilds an architecture from a file: [weight values still allowed, file name].
+_weight_budget = contextvars.ContextVar("rnnkit_weight_budget", default=None)
+
+
+@contextlib.contextmanager
+def weight_budget(n_values, what):
+    """Within this block layers may create at most ``n_values`` weight values in all; a bigger
+    ``add_weight`` raises ValueError before allocating. Loaders use it so that an architecture
+    read from a file cannot ask for more memory than the file's own weights could fill."""
+    token = _weight_budget.set([int(n_values), what])
+    try:
+        yield
+    finally:
+        _weight_budget.reset(token)
+
+
+def _charge_weight_budget(layer, name, shape):
+    budget = _weight_budget.get()
+    if budget is None:
+        return
+    try:
+        dims = [operator.index(d) for d in shape]
+    except TypeError:
+        return                                  # not integers: the initializer refuses them
+    n = int(np.prod(dims, dtype=object)) if dims else 1
+    if n > budget[0]:
+        raise ValueError(f"{budget[1]}: the architecture asks for a weight {name!r} of shape "
+                         f"{tuple(dims)} ({n} values) in layer {layer.name!r}, more than the "
+                         f"{budget[0]} weight values left in the file")
+    budget[0] -= n
 
 
 def clear_session():
@@ -88,6 +122,7 @@ class Layer:
 
     def add_weight(self, name, shape, initializer="zeros", trainable=True, dtype=None):
         """Create a :class:`Weight` of ``shape`` from ``initializer`` and register it."""
+        _charge_weight_budget(self, name, shape)
         value = initializers.get(initializer)(tuple(shape), dtype=dtype or self.dtype)
         w = Weight(value, name, path=f"{self.name}/{name}", trainable=trainable)
         self._weights.append(w)
