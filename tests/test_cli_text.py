@@ -108,3 +108,15 @@ def test_help_is_complete():
         assert r.returncode == 0
         for w in words:
             assert w in r.stdout, (cmd, w)
+
+
+def test_resume_with_a_corrupted_state_file_is_one_line(trained, tmp_path):
+    src, out, _ = trained
+    bad = tmp_path / "bad_run"
+    bad.mkdir()
+    for name in ("vocab.json", "last.rnnkit"):
+        (bad / name).write_bytes((out / name).read_bytes())
+    for content in ['{"config": {"units": "many"}}', "[1, 2", '{"config": {}, "epoch": -3}']:
+        (bad / "state.json").write_text(content)
+        msg = _one_line_error(rnnkit("train-text", str(src), "--resume", "--out", str(bad)))
+        assert "not a train-text state file" in msg

@@ -24,11 +24,10 @@ import math
 import os
 import time
 
-import numpy as np
-
 from . import layers
 from .data import CharVocab
 from .generation import generate_text
+from .io.errors import FileFormatError
 from .io.saving import load_model
 from .models import Sequential
 from .random import set_random_seed
@@ -156,9 +155,17 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
         if not os.path.exists(state_path):
             raise FileNotFoundError(f"{out}: nothing to resume (no state.json); train without "
                                     "--resume first")
-        with open(state_path) as f:
-            state = json.load(f)
-        cfg = TextLMConfig(**{**state["config"], **({"epochs": cfg.epochs} if cfg else {})})
+        try:
+            with open(state_path, encoding="utf-8") as f:
+                state = json.load(f)
+            cfg = TextLMConfig(**{**state["config"], **({"epochs": cfg.epochs} if cfg else {})})
+            cfg.check()
+            if not (isinstance(state["epoch"], int) and state["epoch"] >= 0
+                    and isinstance(state["history"], list)):
+                raise ValueError("bad epoch or history")
+            state["best_val_loss"] = float(state["best_val_loss"])
+        except (ValueError, TypeError, KeyError, RecursionError, UnicodeDecodeError) as e:
+            raise FileFormatError(f"{state_path}: not a train-text state file ({e})") from None
         run.vocab = CharVocab.load(os.path.join(out, "vocab.json"))
     else:
         cfg = cfg or TextLMConfig()

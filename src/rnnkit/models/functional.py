@@ -28,8 +28,6 @@ The order of ``model.layers`` and the node indices in ``get_config``/``summary``
 
 import collections
 
-import numpy as np
-
 from ..layers.base import Layer, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.registry import get_layer_class
