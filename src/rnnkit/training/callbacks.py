@@ -366,3 +366,4 @@ class TerminateOnNaN(Callback):
             print(f"TerminateOnNaN: epoch {self._epoch + 1}, batch {batch}: invalid loss {loss}, "
                   "terminating training; the weights are those of the last good batch")
             self.model.stop_training = True
+from .backup import BackupAndRestore  # noqa: E402,F401

@@ -136,7 +136,18 @@ class TrainingMixin(CompiledMixin):
         rng = make_rng(seed)
         self.stop_training = False
         self.history = history
+        # read and set by BackupAndRestore (the bit generator, not the Generator: model.save
+        # saves every Generator attribute of a layer as a layer's dropout generator)
+        self._fit_bit_generator, self._resume_from = rng.bit_generator, None
         cbs.on_train_begin()
+        if self._resume_from is not None:               # a checkpoint was restored
+            done, saved_history, rng_state = self._resume_from
+            self._resume_from = None
+            initial_epoch = max(initial_epoch, done + 1)
+            history.history = saved_history
+            history.epoch = list(range(done + 1))
+            if rng_state is not None:
+                rng.bit_generator.state = rng_state
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()

@@ -1,0 +1,133 @@
+"""``BackupAndRestore``: crash-safe training with Keras 3 semantics.
+
+At the end of every epoch the callback writes one checkpoint file, atomically (temp file,
+flush, fsync, rename: :func:`rnnkit.io.safetensors_format.atomic_write`), holding what
+``model.save`` holds (architecture, weights, optimizer state, every layer's random generator
+state) plus the epoch reached, the History so far and the state of ``fit``'s shuffling
+generator. When ``fit`` starts again with the same arguments after a crash, the callback
+restores all of it at ``on_train_begin`` and ``fit`` continues from the next epoch: the final
+weights and History equal those of a run that was never interrupted. A kill at any moment
+leaves either the previous checkpoint or the new one, never a half-written file. On a
+successful end of training the checkpoint is deleted (``delete_checkpoint=True``).
+
+Only ``save_freq="epoch"`` (or ``False``: restore, but never write) is supported; Keras's
+integer ``save_freq`` (every N batches) is not.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from ..io import saving
+from ..io.errors import FileFormatError
+from ..io.safetensors_format import load, save
+from .callbacks import Callback
+
+CHECKPOINT_NAME = "latest.rnnkit"
+_KEY = "backup_and_restore"
+
+
+class BackupAndRestore(Callback):
+    """Back the training state up at every epoch end; restore it when ``fit`` starts again."""
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("BackupAndRestore: backup_dir is required")
+        if save_freq not in ("epoch", False):
+            raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or False, got "
+                             f"{save_freq!r} (saving every N batches is not supported)")
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.delete_checkpoint = delete_checkpoint
+        self._history = {}
+        self._epochs = []
+
+    @property
+    def checkpoint_path(self):
+        return os.path.join(self.backup_dir, CHECKPOINT_NAME)
+
+    # ---- hooks ---------------------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        self._history, self._epochs = {}, []
+        if os.path.exists(self.checkpoint_path):
+            self._restore(self.checkpoint_path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epochs.append(int(epoch))
+        for k, v in (logs or {}).items():
+            self._history.setdefault(k, []).append(float(v))
+        if self.save_freq == "epoch":
+            self._write(epoch)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and os.path.exists(self.checkpoint_path):
+            os.remove(self.checkpoint_path)
+
+    # ---- saving / restoring --------------------------------------------------------------------
+    def _write(self, epoch):
+        from ..layers import registry
+
+        model = self.model
+        tensors = saving._weights_dict(model)
+        meta = {"format": saving.FORMAT, "format_version": saving.VERSION,
+                "floatx": _floatx(), "rng_states": saving._rng_states(model)}
+        try:
+            meta["model"] = json.dumps(registry.serialize(model))
+        except (TypeError, ValueError):
+            pass                          # still restorable into the live model
+        if getattr(model, "compiled_loss", None) is not None:
+            try:
+                meta["compile"] = json.dumps(model._compile_config())
+            except TypeError:
+                pass                      # e.g. a callable learning rate
+            for name, array in model.optimizer.get_state().items():
+                tensors[f"optimizer/{name}"] = np.asarray(array)
+        bitgen = getattr(model, "_fit_bit_generator", None)
+        state = {"epoch": int(epoch), "history": self._history, "epochs": self._epochs,
+                 "shuffle_rng_state": bitgen.state if bitgen is not None else None}
+        meta[_KEY] = json.dumps(state)
+        save(self.checkpoint_path, tensors, meta)   # atomic: temp file, fsync, rename
+
+    def _restore(self, path):
+        model = self.model
+        tensors, meta = load(path)
+        if _KEY not in meta:
+            raise FileFormatError(f"{path}: not a BackupAndRestore checkpoint")
+        try:
+            state = json.loads(meta[_KEY])
+        except json.JSONDecodeError:
+            raise FileFormatError(f"{path}: the {_KEY!r} entry is not valid JSON") from None
+        header = {k: {"shape": list(v.shape), "dtype": _dtype_code(v)}
+                  for k, v in tensors.items()}
+        pairs = saving._match(model, path, header)
+        model.set_weights([tensors[key] for key, _ in pairs])
+        saving._restore_rng_states(model, path, meta)
+        # optimizer slots are keyed by weight path, and paths hold per-session layer names
+        # (lstm, lstm_1...): map the saved paths to this model's, position by position
+        renamed = {key[key.index("/", len("weights/")) + 1:]: w.path for key, w in pairs}
+        opt = {}
+        for k, v in tensors.items():
+            if k.startswith("optimizer/"):
+                name = k[len("optimizer/"):]
+                path, sep, slot = name.rpartition("/")
+                opt[renamed[path] + sep + slot if sep and path in renamed else name] = v
+        if opt and getattr(model, "optimizer", None) is not None:
+            model.optimizer.set_state(opt)
+        self._history = {k: list(v) for k, v in state["history"].items()}
+        self._epochs = list(state.get("epochs", range(state["epoch"] + 1)))
+        model._resume_from = (int(state["epoch"]), {k: list(v) for k, v in
+                                                    self._history.items()},
+                              state.get("shuffle_rng_state"))
+
+
+def _floatx():
+    from .. import config
+
+    return config.floatx()
+
+
+def _dtype_code(array):
+    return {np.dtype("float16"): "F16", np.dtype("float32"): "F32",
+            np.dtype("float64"): "F64"}.get(array.dtype, str(array.dtype))
