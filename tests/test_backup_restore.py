@@ -109,16 +109,20 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _run_until_killed(cmd, env, delay):
-    """Start ``cmd``; after its first epoch line, wait ``delay`` s and SIGKILL it.
+def _run_until_killed(cmd, env, after_epochs, delay):
+    """Start ``cmd``; after it has printed ``after_epochs`` epoch lines, wait ``delay`` s (a
+    random moment inside the next epoch or checkpoint write) and SIGKILL it.
     Returns True if it finished on its own first."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    seen = 0
     for line in proc.stdout:
         if line.startswith("done"):
             proc.wait()
             return True
         if line.startswith("epoch"):
-            break
+            seen += 1
+            if seen == after_epochs:
+                break
     time.sleep(delay)
     proc.kill()                                   # SIGKILL
     proc.wait()
@@ -141,7 +145,8 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
     chooser = random.Random(1234)
     kills = 0
     for _ in range(3):
-        finished = _run_until_killed(cmd, env, chooser.uniform(0.0, 0.4))
+        # 12 epochs in all: killing after 1-3 epoch lines of each run always lands mid-run
+        finished = _run_until_killed(cmd, env, chooser.randint(1, 3), chooser.uniform(0.0, 0.03))
         if finished:
             break
         kills += 1
