@@ -1,0 +1,171 @@
+"""The competitors of ``rnnkit bench`` and how they are timed.
+
+Each runner is a zero-argument callable doing one training step, one inference pass or one
+streamed sequence; :func:`bench` and :func:`bench_streaming` time them in round-robin (one call
+each per round, after warm-up) and return medians. See :mod:`rnnkit.bench` for the table.
+"""
+
+import importlib
+import os
+import statistics
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+CELLS = {"lstm": ("lstm", "LSTM"), "gru": ("gru", "GRU"), "rnn": ("simple_rnn", "SimpleRNN")}
+STREAM_FEATURES, STREAM_UNITS = 64, 128
+
+
+def _rnnkit_layer(cell, units, features, **kw):
+    module, name = CELLS[cell]
+    cls = getattr(importlib.import_module(f"rnnkit.layers.{module}"), name)
+    layer = cls(units, **kw)
+    layer.build((None, None, features))
+    return layer
+
+
+def _rnnkit_runner(cell, shape, kernels, x, dy):
+    B, T, I, H = shape
+    layer = _rnnkit_layer(cell, H, I, return_sequences=True)
+
+    def train():
+        os.environ["RNNKIT_KERNELS"] = kernels
+        layer.forward(x, training=True)
+        layer.backward(dy)
+
+    def infer():
+        os.environ["RNNKIT_KERNELS"] = kernels
+        layer.forward(x)
+
+    return train, infer
+
+
+def _torch_runners(torch, cell, shape, x, dy):
+    B, T, I, H = shape
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+    module = cls(I, H, batch_first=True)
+    xt = torch.tensor(x, requires_grad=True)
+    dyt = torch.tensor(dy)
+
+    def train():
+        xt.grad = None
+        module.zero_grad(set_to_none=True)
+        out, _ = module(xt)
+        out.backward(dyt)
+
+    def infer():
+        with torch.inference_mode():
+            module(xt)
+
+    return module, train, infer
+
+
+def _onnx_runner(module, x, notes, threads):
+    """An onnxruntime session running ``module`` exported to ONNX, or None (with a note)."""
+    try:
+        import onnxruntime as ort
+        import torch
+    except ImportError:
+        notes.add("onnxruntime is not installed: no onnxruntime numbers "
+                  "(pip install onnxruntime onnx to add them)")
+        return None
+    try:
+        path = os.path.join(tempfile.mkdtemp(prefix="rnnkit-bench-"), "model.onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # the legacy exporter's deprecation notes
+            torch.onnx.export(module, (torch.tensor(x),), path, input_names=["x"],
+                              output_names=["y"], dynamo=False)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - the exporter's dependencies vary
+        notes.add(f"onnxruntime present but the ONNX export failed ({e.__class__.__name__}: "
+                  f"{str(e).splitlines()[0][:120] if str(e) else ''})")
+        return None
+    feed = {"x": x}
+    return lambda: sess.run(None, feed)
+
+
+def _rnnkit_stream(cell, kernels, xs):
+    """One call = len(xs) single steps at batch 1, the state carried from step to step."""
+    layer = _rnnkit_layer(cell, STREAM_UNITS, STREAM_FEATURES, return_sequences=True,
+                          return_state=True)
+    n_states = 2 if cell == "lstm" else 1
+    zero = [np.zeros((1, STREAM_UNITS), np.float32) for _ in range(n_states)]
+
+    def stream():
+        os.environ["RNNKIT_KERNELS"] = kernels
+        state = zero
+        for x_t in xs:                                        # x_t: (1, I)
+            _, *state = layer.forward(x_t[:, None], initial_state=state)
+
+    return stream
+
+
+def _torch_stream(torch, cell, xs):
+    cls = {"lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell, "rnn": torch.nn.RNNCell}[cell]
+    module = cls(STREAM_FEATURES, STREAM_UNITS)
+    xts = [torch.tensor(x_t) for x_t in xs]
+
+    def stream():
+        with torch.inference_mode():
+            h = torch.zeros(1, STREAM_UNITS)
+            if cell == "lstm":
+                state = (h, torch.zeros(1, STREAM_UNITS))
+                for x_t in xts:
+                    state = module(x_t, state)
+            else:
+                for x_t in xts:
+                    h = module(x_t, h)
+
+    return stream
+
+
+def _time_round_robin(runners, repeats, warmup=2, clock=time.perf_counter):
+    """Median ms of each runner, timed one call each per round, after ``warmup`` calls each."""
+    for fn in runners.values():
+        for _ in range(warmup):
+            fn()
+    times = {k: [] for k in runners}
+    for _ in range(repeats):
+        for k, fn in runners.items():
+            t0 = clock()
+            fn()
+            times[k].append((clock() - t0) * 1e3)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench(cell, shape, kernel_sets, repeats, notes, threads, clock, torch=None):
+    """[(what, unit, {competitor: median})] for the training step and inference at ``shape``."""
+    B, T, I, H = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((B, T, I)).astype(np.float32)
+    dy = rng.standard_normal((B, T, H)).astype(np.float32)
+    train, infer = {}, {}
+    if torch is not None:
+        module, train["torch"], infer["torch"] = _torch_runners(torch, cell, shape, x, dy)
+        onnx = _onnx_runner(module, x, notes, threads)
+        if onnx is not None:
+            infer["onnxruntime"] = onnx
+    for k in kernel_sets:
+        train[k], infer[k] = _rnnkit_runner(cell, shape, k, x, dy)
+    # fewer rounds for the slow NumPy reference at the big shapes
+    n = repeats if "reference" not in kernel_sets or B * T * H < 500_000 else max(5, repeats // 2)
+    return [("training step", "ms", _time_round_robin(train, n, clock=clock)),
+            ("inference", "ms", _time_round_robin(infer, n, clock=clock))]
+
+
+def bench_streaming(cell, steps, kernel_sets, repeats, clock, torch=None):
+    """("streaming", "µs/step", {competitor: median µs per step}) over calls of ``steps`` steps."""
+    rng = np.random.default_rng(1)
+    xs = list(rng.standard_normal((steps, 1, STREAM_FEATURES)).astype(np.float32))
+    runners = {}
+    if torch is not None:
+        runners["torch"] = _torch_stream(torch, cell, xs)
+    for k in kernel_sets:
+        runners[k] = _rnnkit_stream(cell, k, xs)
+    t = _time_round_robin(runners, repeats, clock=clock)
+    return ("streaming", "µs/step", {k: v * 1e3 / steps for k, v in t.items()})
