@@ -110,8 +110,8 @@ def gru_backward(dh_seq, dh_T, cache, dh_trace=None):
     Args:
         dh_seq: (T, B, H) gradient of the loss with respect to every output ``h_t``.
         dh_T: (B, H) gradient with respect to the final state, or None.
-        dh_trace: optional (T, B, H) array that receives the total dL/dh_t of every step.
         cache: what :func:`gru_forward` returned.
+        dh_trace: optional (T, B, H) array that receives the total dL/dh_t of every step.
 
     Returns:
         dxw (T, B, 3H), dW_hh (H, 3H), db_hh (3H,) or None when there was no recurrent bias,

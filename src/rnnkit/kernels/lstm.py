@@ -85,8 +85,8 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache, dh_trace=None):
     Args:
         dh_seq: (T, B, H) gradient of the loss with respect to every output ``h_t``.
         dh_T, dc_T: (B, H) gradients with respect to the final states, or None.
-        dh_trace: optional (T, B, H) array that receives the total dL/dh_t of every step.
         cache: what :func:`lstm_forward` returned.
+        dh_trace: optional (T, B, H) array that receives the total dL/dh_t of every step.
 
     Returns:
         dxw (T, B, 4H), dW_hh (H, 4H), dh0 (B, H), dc0 (B, H).

@@ -69,8 +69,8 @@ def simple_rnn_backward(dh_seq, dh_T, cache, dh_trace=None):
     Args:
         dh_seq: (T, B, H) gradient of the loss with respect to every output ``h_t``.
         dh_T: (B, H) gradient with respect to the final state, or None.
-        dh_trace: optional (T, B, H) array that receives the total dL/dh_t of every step.
         cache: what :func:`simple_rnn_forward` returned.
+        dh_trace: optional (T, B, H) array that receives the total dL/dh_t of every step.
 
     Returns:
         dxw (T, B, H), dW_hh (H, H), dh0 (B, H).
