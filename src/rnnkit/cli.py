@@ -4,6 +4,8 @@
     rnnkit train-text FILE... [--builtin stdlib] [--cell lstm|gru|rnn] [--units N] ...
     rnnkit generate DIR [--prime TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P]
     rnnkit summary FILE
+    rnnkit bench [...]
+    rnnkit examples [list | run NAME [ARGS...]]
 
 Each subcommand is two functions: ``_add_<name>(subparsers)`` declares its arguments and sets
 ``run=_run_<name>``, and ``_run_<name>(args)`` does the work and returns an exit status. Adding
@@ -60,8 +62,9 @@ def _run_demo(args):
 
 from .cli_text import COMMANDS as _TEXT_COMMANDS  # noqa: E402  (train-text, generate, summary)
 from .cli_bench import COMMANDS as _BENCH_COMMANDS  # noqa: E402  (bench)
+from .cli_examples import COMMANDS as _EXAMPLES_COMMANDS  # noqa: E402  (examples)
 
-COMMANDS = [_add_demo, *_TEXT_COMMANDS, *_BENCH_COMMANDS]
+COMMANDS = [_add_demo, *_TEXT_COMMANDS, *_BENCH_COMMANDS, *_EXAMPLES_COMMANDS]
 
 
 # ---- entry point ---------------------------------------------------------------------------------
