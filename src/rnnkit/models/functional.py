@@ -318,6 +318,11 @@ class Model(TrainingMixin, Layer):
         from ..io.saving import load_weights
         load_weights(self, filepath)
 
+    def export_onnx(self, path, opset=None):
+        """Write this model as a standard ONNX graph to ``path`` (see rnnkit.io.onnx_export)."""
+        from ..io.onnx_export import export_onnx
+        return export_onnx(self, path, opset=opset)
+
     def summary(self, line_length=None, positions=None, print_fn=None):
         """Print the Keras (tf.keras 2) table of layers, output shapes and parameter counts."""
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
