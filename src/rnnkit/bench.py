@@ -11,8 +11,8 @@ For each cell and shape (batch, time, features, units), float32:
 * training step: forward + BPTT including the input gradient (rnnkit ``layer.forward(x,
   training=True)`` + ``layer.backward(dy)``; torch ``out.backward(dy)`` with ``x`` requiring
   grad);
-* inference: forward only (torch under ``inference_mode``; onnxruntime running the exported
-  ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` when onnxruntime and torch's exporter are installed);
+* inference: forward only (torch under ``inference_mode``; onnxruntime running the same rnnkit
+  layer exported by ``rnnkit.io.onnx_export``, when onnx and onnxruntime are installed);
 * streaming: one step at a time at batch 1, units 128 (rnnkit ``layer.forward(x_t[:, None],
   initial_state=state)`` per step, the state carried; torch ``nn.LSTMCell`` / ``GRUCell`` /
   ``RNNCell`` per step under ``inference_mode``), in microseconds per step.

@@ -10,7 +10,6 @@ import os
 import statistics
 import tempfile
 import time
-import warnings
 
 import numpy as np
 
@@ -62,30 +61,37 @@ def _torch_runners(torch, cell, shape, x, dy):
     return module, train, infer
 
 
-def _onnx_runner(module, x, notes, threads):
-    """An onnxruntime session running ``module`` exported to ONNX, or None (with a note)."""
+def _onnx_runner(cell, shape, x, notes, threads):
+    """onnxruntime running the rnnkit layer exported by :mod:`rnnkit.io.onnx_export`, or None.
+
+    The layer is ``cell`` with ``return_sequences=True`` (as rnnkit's and torch's inference
+    rows) in a one-layer Sequential; a note says why when onnx or onnxruntime is missing.
+    """
     try:
+        import onnx  # noqa: F401 - the exporter needs it
         import onnxruntime as ort
-        import torch
     except ImportError:
-        notes.add("onnxruntime is not installed: no onnxruntime numbers "
+        notes.add("onnxruntime or onnx is not installed: no onnxruntime numbers "
                   "(pip install onnxruntime onnx to add them)")
         return None
+    from .io.onnx_export import export_onnx
+    from .layers.input_layer import Input
+    from .models.sequential import Sequential
+
+    B, T, I, H = shape
     try:
+        model = Sequential([Input((None, I)), _rnnkit_layer(cell, H, I, return_sequences=True)])
         path = os.path.join(tempfile.mkdtemp(prefix="rnnkit-bench-"), "model.onnx")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")      # the legacy exporter's deprecation notes
-            torch.onnx.export(module, (torch.tensor(x),), path, input_names=["x"],
-                              output_names=["y"], dynamo=False)
+        export_onnx(model, path)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    except Exception as e:  # noqa: BLE001 - the exporter's dependencies vary
+    except Exception as e:  # noqa: BLE001 - report, and time the others
         notes.add(f"onnxruntime present but the ONNX export failed ({e.__class__.__name__}: "
                   f"{str(e).splitlines()[0][:120] if str(e) else ''})")
         return None
-    feed = {"x": x}
+    feed = {"input": x}
     return lambda: sess.run(None, feed)
 
 
@@ -146,10 +152,10 @@ def bench(cell, shape, kernel_sets, repeats, notes, threads, clock, torch=None):
     dy = rng.standard_normal((B, T, H)).astype(np.float32)
     train, infer = {}, {}
     if torch is not None:
-        module, train["torch"], infer["torch"] = _torch_runners(torch, cell, shape, x, dy)
-        onnx = _onnx_runner(module, x, notes, threads)
-        if onnx is not None:
-            infer["onnxruntime"] = onnx
+        _, train["torch"], infer["torch"] = _torch_runners(torch, cell, shape, x, dy)
+    onnx = _onnx_runner(cell, shape, x, notes, threads)
+    if onnx is not None:
+        infer["onnxruntime"] = onnx
     for k in kernel_sets:
         train[k], infer[k] = _rnnkit_runner(cell, shape, k, x, dy)
     # fewer rounds for the slow NumPy reference at the big shapes
