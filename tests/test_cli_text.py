@@ -110,13 +110,26 @@ def test_help_is_complete():
             assert w in r.stdout, (cmd, w)
 
 
-def test_resume_with_a_corrupted_state_file_is_one_line(trained, tmp_path):
+def test_resume_with_a_corrupted_checkpoint_is_one_line(trained, tmp_path):
+    """--resume reads only last.rnnkit: garbage, a model file that is not a checkpoint, and a
+    checkpoint whose run settings are bad each give one clear line."""
+    from rnnkit.io.safetensors_format import load, save
+
     src, out, _ = trained
     bad = tmp_path / "bad_run"
     bad.mkdir()
-    for name in ("vocab.json", "last.rnnkit"):
-        (bad / name).write_bytes((out / name).read_bytes())
-    for content in ['{"config": {"units": "many"}}', "[1, 2", '{"config": {}, "epoch": -3}']:
-        (bad / "state.json").write_text(content)
+    (bad / "vocab.json").write_bytes((out / "vocab.json").read_bytes())
+    ckpt = bad / "last.rnnkit"
+
+    ckpt.write_bytes(b"not a checkpoint at all")
+    assert "not a valid" in _one_line_error(rnnkit("train-text", str(src), "--resume",
+                                                   "--out", str(bad)))
+    ckpt.write_bytes((out / "model.rnnkit").read_bytes())
+    assert "not a BackupAndRestore checkpoint" in _one_line_error(
+        rnnkit("train-text", str(src), "--resume", "--out", str(bad)))
+    tensors, meta = load(out / "last.rnnkit")
+    state = json.loads(meta["backup_and_restore"])
+    for extra in [{"config": {"units": "many"}}, None, {**state["extra"], "epoch": -3}]:
+        save(ckpt, tensors, {**meta, "backup_and_restore": json.dumps({**state, "extra": extra})})
         msg = _one_line_error(rnnkit("train-text", str(src), "--resume", "--out", str(bad)))
-        assert "not a train-text state file" in msg
+        assert "not a train-text checkpoint" in msg

@@ -54,14 +54,15 @@ def _add_train_text(subparsers):
                    help="where to save model.rnnkit, vocab.json, last.rnnkit and state.json "
                         "(default: %(default)s)")
     p.add_argument("--resume", action="store_true",
-                   help="continue the run saved in DIR (same text, same settings)")
+                   help="continue the run saved in DIR from its last checkpoint (same text, "
+                        "same settings): the result equals a run never interrupted")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_train_text)
 
 
 def _run_train_text(args):
     from .data.corpus import stdlib_corpus
-    from .textlm import read_texts, train_text
+    from .textlm import CHECKPOINT, read_texts, train_text
 
     if not args.files and not args.builtin:
         raise ValueError("give one or more text FILEs or --builtin stdlib")
@@ -70,14 +71,14 @@ def _run_train_text(args):
                        dropout=args.dropout, clipnorm=args.clipnorm,
                        learning_rate=args.learning_rate, seed=args.seed)
     cfg.check()                                   # settings first: fail before reading files
-    if args.resume and not os.path.exists(os.path.join(args.out, "state.json")):
-        raise FileNotFoundError(f"{args.out}: nothing to resume (no state.json); train without "
-                                "--resume first")
+    if args.resume and not os.path.exists(os.path.join(args.out, CHECKPOINT)):
+        raise FileNotFoundError(f"{args.out}: nothing to resume (no {CHECKPOINT}); train "
+                                "without --resume first")
     text = read_texts(args.files) if args.files else ""
     if args.builtin == "stdlib":
         text = (text + "\n" if text else "") + stdlib_corpus()
     if args.resume:
-        cfg = TextLMConfig(epochs=args.epochs)   # the rest comes from DIR/state.json
+        cfg = TextLMConfig(epochs=args.epochs)   # the rest comes from DIR/last.rnnkit
     state = train_text(text, args.out, cfg, resume=args.resume, verbose=0 if args.quiet else 1)
     best = state["best_val_loss"]
     print(f"best validation loss {best:.4f} nats/char ({best / 0.6931471805599453:.3f} bits/char); "

@@ -12,8 +12,16 @@ plain *inference* model (any batch, any length) that samples text after each epo
 
     model.rnnkit     the best model so far (lowest validation loss), inference form
     vocab.json       the character vocabulary
-    last.rnnkit      the training model after the last epoch, with its optimizer (for --resume)
-    state.json       the settings, the epoch reached, the best validation loss and the history
+    last.rnnkit      the checkpoint --resume continues from: a BackupAndRestore checkpoint
+                     (rnnkit.training.backup) of the training model after the last epoch, with
+                     its optimizer, random generators, History and the run's settings; written
+                     atomically, and a complete model file for rnnkit.load_model
+    state.json       a readable copy of the settings, the epoch reached, the best validation
+                     loss and the history (written after each checkpoint; --resume reads only
+                     last.rnnkit)
+
+A run killed at any moment and continued with ``--resume`` ends with exactly the weights of a
+run never interrupted (tests/test_cli_text_resume.py kills one with SIGKILL).
 
 The validation loss is in nats per character; divided by ln 2 it is bits per character.
 """
@@ -28,14 +36,14 @@ from . import layers
 from .data import CharVocab
 from .generation import generate_text
 from .io.errors import FileFormatError
-from .io.saving import load_model
 from .models import Sequential
 from .random import set_random_seed
 from .training import losses, optimizers
-from .training.callbacks import Callback
+from .training.backup import BackupAndRestore, read_checkpoint_state
 from .training.tbptt import ResetStatesOnEpochBegin, stream_windows
 
 CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
+CHECKPOINT = "last.rnnkit"
 
 
 @dataclasses.dataclass
@@ -87,12 +95,33 @@ def _compile(model, cfg):
                   loss=losses.SparseCategoricalCrossentropy(from_logits=True))
 
 
-class _EpochReport(Callback):
-    """After each epoch: bits per char, a sample, the best model and the resume checkpoint."""
+class _TextRun(BackupAndRestore):
+    """After each epoch: the best model, the checkpoint, state.json, bits per char and a sample.
+
+    The checkpoint is BackupAndRestore's (weights, optimizer, every random generator, History),
+    written to ``last.rnnkit`` and kept at the end so that ``--resume --epochs N`` can go on;
+    the run's settings, best loss and history ride in it as extra state, so that nothing
+    ``--resume`` reads can disagree with the weights after a kill. The epoch line is printed
+    only once its checkpoint is on disk. The sample draws from its own generator (seed = the
+    epoch), never from training's.
+    """
 
     def __init__(self, run, print_fn):
-        super().__init__()
+        super().__init__(run.out, delete_checkpoint=False)
         self.run, self.print = run, print_fn
+
+    @property
+    def checkpoint_path(self):
+        return os.path.join(self.backup_dir, CHECKPOINT)
+
+    def get_extra_state(self):
+        state = dict(self.run.state)
+        if math.isinf(state["best_val_loss"]):
+            state["best_val_loss"] = None                 # JSON has no infinity
+        return state
+
+    def set_extra_state(self, extra):
+        self.run.state = _check_state(self.checkpoint_path, extra)
 
     def on_epoch_end(self, epoch, logs=None):
         run = self.run
@@ -105,13 +134,28 @@ class _EpochReport(Callback):
         run.state["epoch"] = epoch + 1
         run.state["history"].append({"epoch": epoch + 1, "loss": float(logs["loss"]),
                                      "val_loss": val, "seconds": time.perf_counter() - run.t0})
-        self.model.save(os.path.join(run.out, "last.rnnkit"))
+        super().on_epoch_end(epoch, logs)                 # the checkpoint, atomically
         _write_json(os.path.join(run.out, "state.json"), run.state)
         self.print(f"epoch {epoch + 1}: val_loss {val:.4f} nats/char = {val / math.log(2):.3f} "
                    f"bits/char{' (best, saved)' if improved else ''}")
         sample = generate_text(run.infer, run.vocab, run.prime, run.cfg.sample_length,
                                temperature=run.cfg.temperature, seed=epoch)
         self.print("  sample: " + (run.prime + sample).replace("\n", "\n          "))
+
+
+def _check_state(path, state):
+    """The run state kept in a checkpoint, validated (FileFormatError if it is not one)."""
+    try:
+        state = dict(state)
+        TextLMConfig(**state["config"]).check()
+        if not (isinstance(state["epoch"], int) and state["epoch"] >= 0
+                and isinstance(state["history"], list)):
+            raise ValueError("bad epoch or history")
+        best = state["best_val_loss"]
+        state["best_val_loss"] = float("inf") if best is None else float(best)
+    except (ValueError, TypeError, KeyError) as e:
+        raise FileFormatError(f"{path}: not a train-text checkpoint ({e})") from None
+    return state
 
 
 def _write_json(path, obj):
@@ -145,37 +189,45 @@ def read_texts(paths):
     return "\n".join(parts)
 
 
+def checkpoint_path(out):
+    """Where train-text keeps the checkpoint that ``--resume`` continues from."""
+    return os.path.join(out, CHECKPOINT)
+
+
 def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
-    """Train (or with ``resume`` continue) a character LM on ``text``; returns the state dict."""
+    """Train (or with ``resume`` continue) a character LM on ``text``; returns the state dict.
+
+    With ``resume``, the settings come from the checkpoint (only ``cfg.epochs`` is taken from
+    ``cfg``) and the run continues after its last completed epoch; the result equals that of a
+    run never interrupted. Without it, any earlier run in ``out`` is started over.
+    """
     run = _Run()
     run.out, run.t0 = out, time.perf_counter()
     os.makedirs(out, exist_ok=True)
-    state_path = os.path.join(out, "state.json")
+    ckpt = checkpoint_path(out)
     if resume:
-        if not os.path.exists(state_path):
-            raise FileNotFoundError(f"{out}: nothing to resume (no state.json); train without "
+        if not os.path.exists(ckpt):
+            raise FileNotFoundError(f"{out}: nothing to resume (no {CHECKPOINT}); train without "
                                     "--resume first")
-        try:
-            with open(state_path, encoding="utf-8") as f:
-                state = json.load(f)
-            cfg = TextLMConfig(**{**state["config"], **({"epochs": cfg.epochs} if cfg else {})})
-            cfg.check()
-            if not (isinstance(state["epoch"], int) and state["epoch"] >= 0
-                    and isinstance(state["history"], list)):
-                raise ValueError("bad epoch or history")
-            state["best_val_loss"] = float(state["best_val_loss"])
-        except (ValueError, TypeError, KeyError, RecursionError, UnicodeDecodeError) as e:
-            raise FileFormatError(f"{state_path}: not a train-text state file ({e})") from None
+        saved = read_checkpoint_state(ckpt)
+        state = _check_state(ckpt, saved.get("extra"))
+        if state["epoch"] != saved["epoch"] + 1:
+            raise FileFormatError(f"{ckpt}: not a train-text checkpoint (epoch {state['epoch']} "
+                                  f"does not match the checkpoint's {saved['epoch'] + 1})")
+        cfg = TextLMConfig(**{**state["config"], **({"epochs": cfg.epochs} if cfg else {})})
         run.vocab = CharVocab.load(os.path.join(out, "vocab.json"))
     else:
         cfg = cfg or TextLMConfig()
+        cfg.check()
+        if os.path.exists(ckpt):
+            os.remove(ckpt)                    # start over: BackupAndRestore must not restore it
         state = {"config": dataclasses.asdict(cfg), "epoch": 0, "best_val_loss": float("inf"),
                  "history": []}
         run.vocab = CharVocab.from_text(text)
         run.vocab.save(os.path.join(out, "vocab.json"))
     cfg.check()
     run.cfg, run.state = cfg, state
-    set_random_seed(cfg.seed + state["epoch"])
+    set_random_seed(cfg.seed)                  # on resume every generator is then restored
 
     ids = run.vocab.encode(text)
     cut = int(len(ids) * (1.0 - cfg.val_fraction))
@@ -184,11 +236,8 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
                                                             (cfg.batch_size + 1) or 1))
     run.prime = text[cut:cut + 40].split("\n")[0][:40] or text[:1]
 
-    if resume:
-        model = load_model(os.path.join(out, "last.rnnkit"))
-    else:
-        model = build_model(cfg, len(run.vocab), batch_size=cfg.batch_size, stateful=True)
-        _compile(model, cfg)
+    model = build_model(cfg, len(run.vocab), batch_size=cfg.batch_size, stateful=True)
+    _compile(model, cfg)
     run.infer = build_model(cfg, len(run.vocab))
     run.infer.set_weights(model.get_weights())
     print_fn(f"{len(text):,} characters, vocabulary of {len(run.vocab)}, "
@@ -197,7 +246,10 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
     if state["epoch"] >= cfg.epochs:
         print_fn(f"already trained for {state['epoch']} epochs (--epochs {cfg.epochs})")
         return state
+    # the checkpoint (if any) is restored by _TextRun at on_train_begin; fit then starts after
+    # its epoch. Stateful layers start every epoch from zeros, so epoch checkpoints suffice.
+    report = _TextRun(run, print_fn)
     model.fit(x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=False,
-              validation_data=(vx, vy), initial_epoch=state["epoch"], verbose=verbose,
-              callbacks=[ResetStatesOnEpochBegin(), _EpochReport(run, print_fn)])
-    return state
+              validation_data=(vx, vy), verbose=verbose,
+              callbacks=[ResetStatesOnEpochBegin(), report])
+    return run.state

@@ -12,6 +12,11 @@ successful end of training the checkpoint is deleted (``delete_checkpoint=True``
 
 Only ``save_freq="epoch"`` (or ``False``: restore, but never write) is supported; Keras's
 integer ``save_freq`` (every N batches) is not.
+
+A subclass can keep its own JSON-able state in the same atomic file (``get_extra_state`` /
+``set_extra_state``), so that nothing it needs can disagree with the weights after a crash;
+:func:`read_checkpoint_state` reads that state (and the epoch) without loading any tensor, to
+decide how to rebuild a model before ``fit``. ``rnnkit train-text --resume`` works this way.
 """
 
 import json
@@ -21,7 +26,7 @@ import numpy as np
 
 from ..io import saving
 from ..io.errors import FileFormatError
-from ..io.safetensors_format import load, save
+from ..io.safetensors_format import load, read_header, save
 from .callbacks import Callback
 
 CHECKPOINT_NAME = "latest.rnnkit"
@@ -47,6 +52,16 @@ class BackupAndRestore(Callback):
     @property
     def checkpoint_path(self):
         return os.path.join(self.backup_dir, CHECKPOINT_NAME)
+
+    # ---- for subclasses ------------------------------------------------------------------------
+    def get_extra_state(self):
+        """JSON-able state saved with each checkpoint (called after the epoch's other callbacks
+        that come before this one); ``None`` by default."""
+        return None
+
+    def set_extra_state(self, extra):
+        """Receives, at restore, what ``get_extra_state`` returned when the checkpoint was
+        written (``None`` if nothing was)."""
 
     # ---- hooks ---------------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
@@ -86,19 +101,15 @@ class BackupAndRestore(Callback):
                 tensors[f"optimizer/{name}"] = np.asarray(array)
         bitgen = getattr(model, "_fit_bit_generator", None)
         state = {"epoch": int(epoch), "history": self._history, "epochs": self._epochs,
-                 "shuffle_rng_state": bitgen.state if bitgen is not None else None}
+                 "shuffle_rng_state": bitgen.state if bitgen is not None else None,
+                 "extra": self.get_extra_state()}
         meta[_KEY] = json.dumps(state)
         save(self.checkpoint_path, tensors, meta)   # atomic: temp file, fsync, rename
 
     def _restore(self, path):
         model = self.model
         tensors, meta = load(path)
-        if _KEY not in meta:
-            raise FileFormatError(f"{path}: not a BackupAndRestore checkpoint")
-        try:
-            state = json.loads(meta[_KEY])
-        except json.JSONDecodeError:
-            raise FileFormatError(f"{path}: the {_KEY!r} entry is not valid JSON") from None
+        state = _parse_state(path, meta)
         header = {k: {"shape": list(v.shape), "dtype": _dtype_code(v)}
                   for k, v in tensors.items()}
         pairs = saving._match(model, path, header)
@@ -117,9 +128,33 @@ class BackupAndRestore(Callback):
             model.optimizer.set_state(opt)
         self._history = {k: list(v) for k, v in state["history"].items()}
         self._epochs = list(state.get("epochs", range(state["epoch"] + 1)))
+        self.set_extra_state(state.get("extra"))
         model._resume_from = (int(state["epoch"]), {k: list(v) for k, v in
                                                     self._history.items()},
                               state.get("shuffle_rng_state"))
+
+
+def read_checkpoint_state(path):
+    """``{"epoch", "history", "extra", ...}`` of a checkpoint, read from its header only.
+
+    ``epoch`` is the last epoch completed (0-based); raises FileFormatError for a file that is
+    not a readable BackupAndRestore checkpoint.
+    """
+    header, _ = read_header(path)
+    return _parse_state(os.fspath(path), header.get("__metadata__", {}))
+
+
+def _parse_state(path, meta):
+    if _KEY not in meta:
+        raise FileFormatError(f"{path}: not a BackupAndRestore checkpoint")
+    try:
+        state = json.loads(meta[_KEY])
+    except (json.JSONDecodeError, RecursionError):
+        raise FileFormatError(f"{path}: the {_KEY!r} entry is not valid JSON") from None
+    if not (isinstance(state, dict) and isinstance(state.get("epoch"), int)
+            and state["epoch"] >= 0 and isinstance(state.get("history"), dict)):
+        raise FileFormatError(f"{path}: the {_KEY!r} entry has no valid epoch and history")
+    return state
 
 
 def _floatx():
