@@ -1,0 +1,28 @@
+"""examples/timeseries.py --quick: sunspot forecasting runs end to end and reports sane numbers."""
+
+import numpy as np
+import pytest
+
+import rnnkit
+from example_runner import assert_png, run_quick
+
+
+def test_timeseries_quick(tmp_path):
+    pytest.importorskip("statsmodels", reason="statsmodels (rnnkit[timeseries]) not installed")
+    out = tmp_path / "timeseries"
+    stdout, m = run_quick("timeseries", out)
+    assert m["metric"] == "MAE" and m["higher_is_better"] is False
+    # the baselines are fixed by the data: the same 62 held-out years (1947-2008) every run
+    assert m["held_out_years"] == [1947, 2008]
+    assert m["baseline"] == pytest.approx(27.948, abs=0.01)       # y(t-11)
+    assert m["naive_mae"] == pytest.approx(25.44, abs=0.01)       # y(t-1)
+    assert 5 < m["linear_ar_mae"] < m["naive_mae"]
+    assert np.isfinite(m["rnn"]) and 0 < m["rnn"] < 200
+    assert m["train_seconds"] >= 0 and m["epochs_run"] == 2
+    assert "seasonal naive y(t-11)" in stdout
+    assert_png(out / "forecast.png")
+
+    model = rnnkit.load_model(out / "model.rnnkit")
+    windows = np.random.default_rng(0).standard_normal((3, m["window"], 1)).astype("float32")
+    pred = model.predict(windows, verbose=0)
+    assert pred.shape == (3, 1) and np.isfinite(pred).all()
