@@ -8,14 +8,24 @@ Loading must either succeed (the bytes happened to stay valid: the model then pr
 :class:`rnnkit.FileFormatError` (a vocabulary may also raise the documented ValueError subclass
 FileFormatError only: the loader converts the rest). Any other exception is a bug in a loader.
 
+Keras 3 weights (``rnnkit.io.load_keras_weights``, needs h5py) are fuzzed the same way from a
+valid ``.weights.h5`` written by ``save_keras_weights`` and a ``.keras`` zip holding it: truncation,
+bit flips, overwrites of the HDF5 superblock and object headers and of the zip's directory, and
+zip members replaced. And a pickle that would create a marker file, renamed to every extension
+rnnkit loads, is given to every loader: the marker never appears.
+
 The runs are derandomized (the same examples on every machine) and bounded so that the whole
 file runs in a few seconds per thousand examples.
 """
 
 import functools
+import io
 import json
 import os
+import pickle
 import tempfile
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -25,6 +35,7 @@ from hypothesis import strategies as st
 import rnnkit
 from rnnkit import FileFormatError
 from rnnkit.data.vocab import CharVocab, WordVocab, load_vocab
+from rnnkit.io import load_keras_weights, save_keras_weights
 from rnnkit.io import safetensors_format as stf
 from rnnkit.layers import LSTM, Dense, Embedding, Input
 from rnnkit.training.optimizers import Adam
@@ -481,3 +492,168 @@ def test_regressions_found_by_the_fuzzers(where, value):
 def test_the_valid_files_load():
     for kind, data in valid_files().items():
         check_any(kind, data)
+
+
+# ---- Keras 3 weights: .weights.h5 and .keras -----------------------------------------------------
+
+def _keras_zip(h5, members=None, compress_type=zipfile.ZIP_STORED, duplicate=None):
+    """A .keras archive (as Keras 3 writes it: stored, not deflated) around the bytes ``h5``."""
+    if members is None:
+        members = {"metadata.json": json.dumps({"keras_version": "3.15.1"}).encode(),
+                   "config.json": json.dumps({"class_name": "Sequential", "config": {}}).encode(),
+                   "model.weights.h5": h5}
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)        # zipfile warns of duplicate names
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, content in members.items():
+                zf.writestr(name, content, compress_type=compress_type)
+                if name == duplicate:
+                    zf.writestr(name, content)
+    return buf.getvalue()
+
+
+@functools.lru_cache(maxsize=None)
+def keras_files():
+    """``{"h5": bytes, "keras": bytes}``: a .weights.h5 written by rnnkit and a .keras zip of it."""
+    pytest.importorskip("h5py")
+    model = _build()
+    model.set_weights([np.random.default_rng(1).normal(size=w.shape) for w in model.weights])
+    path = os.path.join(_DIR, "valid.weights.h5")
+    save_keras_weights(model, path)
+    with open(path, "rb") as f:
+        h5 = f.read()
+    return {"h5": h5, "keras": _keras_zip(h5)}
+
+
+def check_keras_file(data, kind):
+    """``load_keras_weights`` succeeds (the model then predicts) or raises FileFormatError.
+
+    ``kind`` "h5": ``data`` is a .weights.h5; "keras": a whole .keras archive; "inner": the
+    HDF5 member of a .keras, zipped here with a valid CRC so that the corruption reaches h5py.
+    """
+    if kind == "inner":
+        data = _keras_zip(data)
+    path = _path(data, "k.weights.h5" if kind == "h5" else "k.keras")
+    model = _build()
+    before = model.get_weights()
+    try:
+        load_keras_weights(model, path)
+    except FileFormatError as e:
+        assert str(e)
+        assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
+    else:
+        model.predict(_X, verbose=0)
+
+
+def _keras_valid(kind):
+    return keras_files()["keras" if kind == "keras" else "h5"]
+
+
+KERAS_KINDS = st.sampled_from(["h5", "keras", "inner"])
+
+
+@examples(200)
+@given(kind=KERAS_KINDS, data=st.data())
+def test_keras_truncated(kind, data):
+    valid = _keras_valid(kind)
+    check_keras_file(valid[:data.draw(st.integers(0, len(valid) - 1))], kind)
+
+
+@examples(300)
+@given(kind=KERAS_KINDS, data=st.data())
+def test_keras_bit_flips(kind, data):
+    buf = bytearray(_keras_valid(kind))
+    for _ in range(data.draw(st.integers(1, 8))):
+        i = data.draw(st.integers(0, len(buf) - 1))
+        buf[i] ^= 1 << data.draw(st.integers(0, 7))
+    check_keras_file(bytes(buf), kind)
+
+
+def _h5_start(kind):
+    """Where the HDF5 bytes begin inside the file (after the zip's local header for .keras)."""
+    return _keras_valid(kind).find(b"\x89HDF\r\n\x1a\n")
+
+
+@examples(300)
+@given(kind=KERAS_KINDS, data=st.data())
+def test_keras_header_overwrites(kind, data):
+    """Bytes of the HDF5 superblock and first object headers, or of the zip's directory."""
+    buf = bytearray(_keras_valid(kind))
+    start = _h5_start(kind)
+    where = data.draw(st.sampled_from(["hdf5", "zip"] if kind == "keras" else ["hdf5"]))
+    lo, hi = ((start, min(start + 1024, len(buf))) if where == "hdf5"
+              else (buf.rfind(b"PK\x01\x02", 0, len(buf) - 22) - 200, len(buf)))
+    for _ in range(data.draw(st.integers(1, 6))):
+        i = data.draw(st.integers(max(lo, 0), hi - 1))
+        buf[i] = data.draw(st.integers(0, 255) | st.sampled_from([0, 0xFF, 0x7F, 0x80]))
+    check_keras_file(bytes(buf), kind)
+
+
+@examples(150)
+@given(data=st.data())
+def test_keras_zip_members_replaced(data):
+    h5 = keras_files()["h5"]
+    members = {"metadata.json": b"{}", "config.json": b"{}", "model.weights.h5": h5}
+    name = data.draw(st.sampled_from(sorted(members)))
+    what = data.draw(st.sampled_from(["drop", "random", "pickle", "duplicate", "deflate",
+                                      "json"]))
+    if what == "drop":
+        del members[name]
+    elif what == "random":
+        members[name] = data.draw(st.binary(max_size=512))
+    elif what == "pickle":
+        members[name] = pickle.dumps({"x": [1, 2, 3]})
+    elif what == "json":
+        members[name] = json.dumps(data.draw(json_values)).encode()
+    check_keras_file(_keras_zip(h5, members, duplicate=name if what == "duplicate" else None,
+                                compress_type=zipfile.ZIP_DEFLATED if what == "deflate"
+                                else zipfile.ZIP_STORED), "keras")
+
+
+@examples(100)
+@given(kind=KERAS_KINDS, blob=st.binary(max_size=2048), prefix=st.sampled_from(
+    [b"", b"\x89HDF\r\n\x1a\n", b"PK\x03\x04", b"\x80\x04\x95"]))
+def test_keras_random_bytes(kind, blob, prefix):
+    check_keras_file(prefix + blob, kind)
+
+
+def test_the_valid_keras_files_load():
+    for kind, data in keras_files().items():
+        model = _build()
+        load_keras_weights(model, _path(data, "ok.weights.h5" if kind == "h5" else "ok.keras"))
+        assert all(np.array_equal(a, b.astype(a.dtype)) for a, b in zip(
+            model.get_weights(), [np.random.default_rng(1).normal(size=w.shape)
+                                  for w in model.weights]))
+
+
+# ---- a pickle under every extension rnnkit loads -------------------------------------------------
+
+class _CreatesMarker:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))                 # unpickling would create the file
+
+
+def test_a_pickle_under_every_extension_runs_nothing(tmp_path):
+    marker = tmp_path / "marker"
+    payload = pickle.dumps({"weights": _CreatesMarker(str(marker))})
+    pickle.loads(payload)["weights"].close()                   # the payload really is armed...
+    assert marker.exists()
+    marker.unlink()                                            # ...then disarmed for the test
+    loaders = [rnnkit.load_model, lambda p: _build().load_weights(p), load_vocab]
+    try:
+        import h5py  # noqa: F401
+        loaders.append(lambda p: load_keras_weights(_build(), p))
+    except ImportError:
+        pass
+    for ext in (".rnnkit", ".safetensors", ".weights", ".json", ".keras", ".weights.h5", ".h5"):
+        path = tmp_path / f"evil{ext}"
+        path.write_bytes(payload)
+        for load in loaders:
+            with pytest.raises(FileFormatError) as e:
+                load(str(path))
+            assert str(path) in str(e.value)
+    assert not marker.exists()

@@ -135,7 +135,8 @@ def _walk(h5py, group, prefix, found, budget, path, depth=0):
         where = f"{prefix}/{key}" if prefix else key
         link = group.get(key, getlink=True)
         if not isinstance(link, h5py.HardLink):
-            raise FileFormatError(f"{path}: {where!r} is a {type(link).__name__}; only plain "
+            kind = type(link).__name__ if link is not None else "broken link"
+            raise FileFormatError(f"{path}: {where!r} is a {kind}; only plain "
                                   f"groups and datasets are read")
         obj = group[key]
         if isinstance(obj, h5py.Dataset):
