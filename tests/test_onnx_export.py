@@ -106,6 +106,8 @@ CASES = {
     "dense_on_sequence": lambda: _seq(GRU(4, return_sequences=True), Dense(2)),
     "encoder_decoder_repeat_vector": lambda: _seq(
         LSTM(6), RepeatVector(4), GRU(5, return_sequences=True), TimeDistributed(Dense(2))),
+    "nested_sequential": lambda: _seq(
+        Sequential([LSTM(4, return_sequences=True), Dropout(0.2)]), Sequential([GRU(3)])),
     "fixed_length_flatten": lambda: Sequential([
         Input((6, I)), SimpleRNN(4, return_sequences=True), Flatten(), Dense(3)]),
 }

@@ -63,8 +63,18 @@ class _GraphBuilder:
 
 
 def _layer_chain(model):
-    """The layers from the model's one input to its one output, in order (no InputLayer)."""
-    if hasattr(model, "_layers") and type(model).__name__ == "Sequential":
+    """The layers from the model's one input to its one output, in order (no InputLayer);
+    models used as layers (a Sequential inside a Sequential) are opened up."""
+    from ..models.functional import Model
+    chain = []
+    for layer in _own_chain(model):
+        chain += _layer_chain(layer) if isinstance(layer, Model) else [layer]
+    return chain
+
+
+def _own_chain(model):
+    from ..models.sequential import Sequential
+    if isinstance(model, Sequential):
         return [lyr for lyr in model._layers if type(lyr).__name__ != "InputLayer"]
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise NotImplementedError(
