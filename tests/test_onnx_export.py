@@ -108,6 +108,10 @@ CASES = {
         LSTM(6), RepeatVector(4), GRU(5, return_sequences=True), TimeDistributed(Dense(2))),
     "nested_sequential": lambda: _seq(
         Sequential([LSTM(4, return_sequences=True), Dropout(0.2)]), Sequential([GRU(3)])),
+    "dense_no_bias": lambda: _seq(LSTM(4), Dense(3, use_bias=False, activation="tanh")),
+    "fixed_length_flatten_channels_first": lambda: Sequential([
+        Input((6, I)), GRU(4, return_sequences=True), Flatten(data_format="channels_first"),
+        Dense(3)]),
     "fixed_length_flatten": lambda: Sequential([
         Input((6, I)), SimpleRNN(4, return_sequences=True), Flatten(), Dense(3)]),
 }
