@@ -1,6 +1,10 @@
 """``rnnkit bench`` run as a user would (subprocess): the quick run prints a table with a header
-row and ratios and writes the Markdown file; ``--help`` lists every option; a bad ``--shapes``
-is one line on stderr. No timing is asserted (the machine is shared and noisy)."""
+row and ratios, the training FLOP rate against a measured GEMM peak and the peak memory of a
+training step, and writes the Markdown file; ``--help`` lists every option; a bad ``--shapes``
+is one line on stderr. No timing is asserted (the machine is shared and noisy): only that the
+rows exist and their numbers parse and are positive."""
+
+import re
 
 import os
 import subprocess
@@ -9,6 +13,7 @@ import sys
 import pytest
 
 from rnnkit.bench import SHAPES, parse_shapes
+from rnnkit.bench_runners import train_flops
 
 
 def rnnkit(*args, cwd=None):
@@ -19,18 +24,28 @@ def rnnkit(*args, cwd=None):
 
 def test_quick_prints_a_table_and_writes_the_file(tmp_path):
     out = tmp_path / "benchmarks.md"
-    r = rnnkit("bench", "--quick", "--out", str(out), "--cells", "lstm,gru")
+    r = rnnkit("bench", "--quick", "--out", str(out), "--cells", "lstm,gru", "--no-memory")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     head = next(line for line in lines if line.startswith("| cell |"))
     assert "rnnkit fast" in head and "torch" in head and "fast/torch" in head
     rows = [line for line in lines if line.startswith("| lstm ") or line.startswith("| gru ")]
     whats = {row.split("|")[3].strip() for row in rows}
-    assert whats == {"training step", "inference", "streaming"}
-    assert len(rows) == 6
-    ratio_col = head.strip("|").split("|").index(" fast/torch ")
+    assert whats == {"training step", "training FLOP rate", "inference", "streaming"}
+    assert len(rows) == 10
+    assert "peak memory" not in r.stdout                      # --no-memory
+    cols = [c.strip() for c in head.strip("|").split("|")]
     for row in rows:
-        float(row.strip("|").split("|")[ratio_col])          # a number, not "-": torch is here
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if cells[2] == "training FLOP rate":
+            assert cells[3] in ("GFLOP/s", "% of GEMM peak")
+            for name in ("rnnkit fast", "torch"):
+                assert float(cells[cols.index(name)]) > 0
+            assert cells[cols.index("fast/torch")] == "-"     # a rate has no time ratio
+        else:
+            float(cells[cols.index("fast/torch")])            # a number, not "-": torch is here
+    peak = re.search(r"# GEMM peak: ([0-9.]+) GFLOP/s", r.stdout)
+    assert peak and float(peak.group(1)) > 0
     assert "# CPU:" in r.stdout and "threads:" in r.stdout and "BLAS" in r.stdout
     text = out.read_text()
     assert head in text and all(row in text for row in rows)
@@ -38,7 +53,8 @@ def test_quick_prints_a_table_and_writes_the_file(tmp_path):
 
 
 def test_no_write(tmp_path):
-    r = rnnkit("bench", "--quick", "--cells", "rnn", "--no-write", cwd=tmp_path)
+    r = rnnkit("bench", "--quick", "--cells", "rnn", "--no-write", "--no-memory", "--threads",
+               "1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "| rnn |" in r.stdout
     assert not (tmp_path / "docs").exists()
@@ -48,14 +64,16 @@ def test_help_is_complete():
     r = rnnkit("bench", "--help")
     assert r.returncode == 0
     for opt in ("--shapes", "--cells", "--repeats", "--threads", "--kernels", "--quick",
-                "--out", "--no-write", "--cpu-time", "--steps"):
+                "--out", "--no-write", "--cpu-time", "--steps", "--memory-shape",
+                "--no-memory"):
         assert opt in r.stdout, opt
     assert "bench" in rnnkit("--help").stdout
 
 
 @pytest.mark.parametrize("args", [["--shapes", "1,2,3"], ["--shapes", "a,b,c,d"],
                                   ["--shapes", "1,2,3,0"], ["--cells", "lstm,transformer"],
-                                  ["--kernels", "turbo"], ["--repeats", "0"]])
+                                  ["--kernels", "turbo"], ["--repeats", "0"],
+                                  ["--memory-shape", "16,500,64"]])
 def test_bad_options_are_one_line(args, tmp_path):
     r = rnnkit("bench", *args, "--no-write", cwd=tmp_path)
     assert r.returncode == 1
@@ -75,9 +93,39 @@ def test_without_torch_rnnkit_times_only(tmp_path):
     """torch hidden from the import system: rnnkit's rows, and a note that torch is missing."""
     code = ("import sys; sys.modules['torch'] = None; sys.modules['onnxruntime'] = None\n"
             "from rnnkit.bench import main\n"
-            "main(['--quick', '--cells', 'rnn', '--no-write'])\n")
+            "main(['--quick', '--cells', 'rnn', '--no-write', '--no-memory'])\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "torch is not installed" in r.stdout
     assert "| rnn | 4,20,16,32 | inference |" in r.stdout
+
+
+def test_peak_memory_row_for_rnnkit_and_torch(tmp_path):
+    """Each competitor measured in its own process at --memory-shape: positive MiB for both and
+    a memory ratio; the method is described in the header."""
+    r = rnnkit("bench", "--quick", "--cells", "lstm", "--steps", "0", "--memory-shape",
+               "8,100,16,64", "--threads", "1", "--no-write", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    head = next(line for line in r.stdout.splitlines() if line.startswith("| cell |"))
+    cols = [c.strip() for c in head.strip("|").split("|")]
+    row = next(line for line in r.stdout.splitlines()
+               if line.startswith("| lstm ") and "training step peak memory" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "8,100,16,64" and cells[3] == "MiB"
+    fast, torch = float(cells[cols.index("rnnkit fast")]), float(cells[cols.index("torch")])
+    assert fast > 0 and torch > 0
+    assert float(cells[cols.index("fast/torch")]) > 0
+    assert "# training step peak memory:" in r.stdout and "fresh process" in r.stdout
+    assert "note: peak memory not measured" not in r.stdout
+
+
+def test_train_flops_counts_the_products_of_forward_and_backward():
+    # LSTM: 24*B*T*(I+H)*H = 24*2*3*(4+5)*5
+    assert train_flops("lstm", (2, 3, 4, 5)) == 6480
+    assert train_flops("gru", (2, 3, 4, 5)) == 6480 // 4 * 3
+    assert train_flops("rnn", (2, 3, 4, 5)) == 6480 // 4
+    # the forward's products, counted one by one: x W_ih over all steps, h W_hh at each step
+    B, T, I, H = 16, 500, 64, 128
+    forward = 2 * (B * T) * I * (4 * H) + T * 2 * B * H * (4 * H)
+    assert train_flops("lstm", (B, T, I, H)) == 3 * forward

@@ -2,7 +2,8 @@
 
     rnnkit bench [--shapes all | B,T,I,H[;B,T,I,H...]] [--cells lstm,gru,rnn]
                  [--kernels fast,reference] [--repeats N] [--threads N] [--cpu-time]
-                 [--quick] [--out docs/benchmarks.md | --no-write]
+                 [--memory-shape B,T,I,H | --no-memory] [--quick]
+                 [--out docs/benchmarks.md | --no-write]
 
 (``benchmarks/bench_recurrent.py`` is a thin wrapper around :func:`main` here.)
 
@@ -15,7 +16,15 @@ For each cell and shape (batch, time, features, units), float32:
   layer exported by ``rnnkit.io.onnx_export``, when onnx and onnxruntime are installed);
 * streaming: one step at a time at batch 1, units 128 (rnnkit ``layer.forward(x_t[:, None],
   initial_state=state)`` per step, the state carried; torch ``nn.LSTMCell`` / ``GRUCell`` /
-  ``RNNCell`` per step under ``inference_mode``), in microseconds per step.
+  ``RNNCell`` per step under ``inference_mode``), in microseconds per step;
+* training FLOP rate: the useful FLOPs of the training step (its matrix products only,
+  :func:`rnnkit.bench_runners.train_flops`: 3·2·B·T·(I+H)·G·H with G gates) divided by its
+  median time, in GFLOP/s and in % of the GEMM peak measured at the start of the same run (a
+  float32 1024³ ``np.matmul``, same threads, same clock, median);
+* training step peak memory at ``--memory-shape`` (default (16, 500, 64, 128)): for each rnnkit
+  kernel set and torch, in a fresh process each, the peak resident memory of one training step
+  above what lives between steps, after a warm-up step (:mod:`rnnkit.bench_memory` says how and
+  why). ``--no-memory`` skips it.
 
 rnnkit runs with each kernel set asked for (``fast``: the compiled kernels, ``reference``: the
 NumPy kernels, as ``RNNKIT_KERNELS``). Every competitor is warmed up, then all are timed in
@@ -40,15 +49,30 @@ import time
 
 import numpy as np
 
-from .bench_runners import CELLS, STREAM_FEATURES, STREAM_UNITS, bench, bench_streaming
+from .bench_memory import measure as measure_memory
+from .bench_runners import (CELLS, GEMM_N, STREAM_FEATURES, STREAM_UNITS, bench,
+                            bench_streaming, gemm_gflops, train_flops)
 
 SHAPES = [(1, 100, 64, 128), (32, 100, 64, 128), (64, 50, 128, 256), (128, 200, 32, 64),
           (16, 500, 64, 128)]
 QUICK_SHAPE = (4, 20, 16, 32)
+MEMORY_SHAPE = (16, 500, 64, 128)
 KERNEL_SETS = ("fast", "reference")
 
 
 # ---- options -------------------------------------------------------------------------------------
+def parse_one_shape(text, what):
+    """``'B,T,I,H'`` -> a tuple of four positive integers; else ValueError naming ``--what``."""
+    bits = (text or "").split(",")
+    try:
+        shape = tuple(int(b.strip()) for b in bits)
+    except ValueError:
+        shape = ()
+    if len(shape) != 4 or min(shape) < 1:
+        raise ValueError(f"--{what}: expected B,T,I,H (four positive integers), got {text!r}")
+    return shape
+
+
 def parse_shapes(text):
     """``'all'`` -> the standard shapes; ``'B,T,I,H[;B,T,I,H...]'`` -> those; else ValueError."""
     text = (text or "").strip()
@@ -56,15 +80,11 @@ def parse_shapes(text):
         return list(SHAPES)
     shapes = []
     for part in text.split(";"):
-        bits = [b.strip() for b in part.split(",")]
         try:
-            shape = tuple(int(b) for b in bits)
+            shapes.append(parse_one_shape(part, "shapes"))
         except ValueError:
-            shape = ()
-        if len(shape) != 4 or min(shape) < 1:
             raise ValueError(f"--shapes: expected 'all' or B,T,I,H (four positive integers, "
-                             f"several separated by ';'), got {part.strip()!r}")
-        shapes.append(shape)
+                             f"several separated by ';'), got {part.strip()!r}") from None
     return shapes
 
 
@@ -153,9 +173,10 @@ def _fmt(v):
 
 
 def run(shapes, cells, kernel_sets, repeats, threads=0, cpu_time=False, streaming_steps=100,
-        out=None, stream=None):
+        out=None, stream=None, memory_shape=MEMORY_SHAPE):
     """Print the header and table to ``stream`` (stdout) as rows finish; write the Markdown
-    page to ``out`` when given. Returns the page's text."""
+    page to ``out`` when given (``memory_shape=None``: no peak-memory rows). Returns the page's
+    text."""
     stream = stream or sys.stdout
     torch = _import_torch()
     from .kernels import dispatch
@@ -178,6 +199,7 @@ def run(shapes, cells, kernel_sets, repeats, threads=0, cpu_time=False, streamin
         _lowlevel.set_blas_threads(threads)
         split = common.num_threads()
     clock = time.thread_time if cpu_time else time.perf_counter
+    peak = gemm_gflops(repeats, clock)
     peer = f"torch {torch.__version__}" if torch is not None else "torch (not installed)"
     header = [
         f"rnnkit vs {peer}, float32, medians of {repeats} round-robin calls after warm-up, "
@@ -190,7 +212,16 @@ def run(shapes, cells, kernel_sets, repeats, threads=0, cpu_time=False, streamin
         f"passes), numba {_numba_version()}",
         f"streaming: batch 1, {STREAM_FEATURES} features, {STREAM_UNITS} units, "
         f"{streaming_steps} single steps per timed call, state carried (torch: nn.*Cell)",
+        f"GEMM peak: {peak:.1f} GFLOP/s (float32 {GEMM_N}x{GEMM_N}x{GEMM_N} np.matmul, numpy's "
+        f"BLAS, same threads and clock, median); training FLOP rate = useful FLOPs of the step "
+        f"(its matrix products: 3*2*B*T*(I+H)*G*H, G = 4 LSTM, 3 GRU, 1 SimpleRNN) / its "
+        f"median time",
     ]
+    if memory_shape:
+        header.append(
+            "training step peak memory: peak RSS of one training step above the RSS between "
+            "steps, after a warm-up step, each competitor in a fresh process (VmHWM reset "
+            "through /proc/self/clear_refs; same method for all)")
     for line in header:
         print(f"# {line}", file=stream)
     print(file=stream)
@@ -201,24 +232,36 @@ def run(shapes, cells, kernel_sets, repeats, threads=0, cpu_time=False, streamin
     for line in table:
         print(line, file=stream)
 
-    def emit(cell, shape_text, what, unit, t):
+    def emit(cell, shape_text, what, unit, t, ratios=True):
         tt, ort = t.get("torch"), t.get("onnxruntime")
-        row = [cell, shape_text, what, unit] + [_fmt(t[k]) for k in kernel_sets]
+        row = [cell, shape_text, what, unit] + [_fmt(t.get(k)) for k in kernel_sets]
         row += [_fmt(tt), _fmt(ort)]
-        row += [_fmt(None if tt is None else t[k] / tt) for k in kernel_sets]
-        row += [_fmt(None if ort is None else t[k] / ort) for k in kernel_sets]
+        for peer in (tt, ort):
+            row += [_fmt(t[k] / peer if ratios and peer and t.get(k) is not None else None)
+                    for k in kernel_sets]
         table.append("| " + " | ".join(row) + " |")
         print(table[-1], file=stream, flush=True)
 
     for cell in cells:
         for shape in shapes:
+            shape_text = ",".join(map(str, shape))
             for what, unit, t in bench(cell, shape, kernel_sets, repeats, notes, threads, clock,
                                        torch):
-                emit(cell, ",".join(map(str, shape)), what, unit, t)
+                emit(cell, shape_text, what, unit, t)
+                if what == "training step":         # rates: no ratio columns (inverse of time)
+                    rate = {k: train_flops(cell, shape) / (ms * 1e-3) / 1e9
+                            for k, ms in t.items()}
+                    emit(cell, shape_text, "training FLOP rate", "GFLOP/s", rate, ratios=False)
+                    emit(cell, shape_text, "training FLOP rate", "% of GEMM peak",
+                         {k: 100.0 * v / peak for k, v in rate.items()}, ratios=False)
         if streaming_steps:
             what, unit, t = bench_streaming(cell, streaming_steps, kernel_sets, repeats, clock,
                                             torch)
             emit(cell, f"1,{streaming_steps},{STREAM_FEATURES},{STREAM_UNITS}", what, unit, t)
+        if memory_shape:
+            who = list(kernel_sets) + (["torch"] if torch is not None else [])
+            emit(cell, ",".join(map(str, memory_shape)), "training step peak memory", "MiB",
+                 measure_memory(cell, memory_shape, who, threads, notes))
     end = f"load average {_load()} at the end"
     print(f"\n# {end}", file=stream)
     for note in sorted(notes):
@@ -263,6 +306,11 @@ def add_arguments(p, default_out=os.path.join("docs", "benchmarks.md")):
     p.add_argument("--steps", type=int, default=100, metavar="N",
                    help="single steps per timed streaming call; 0 skips streaming "
                         "(default: %(default)s)")
+    p.add_argument("--memory-shape", default=None, metavar="B,T,I,H",
+                   help="shape of the training-step peak-memory rows (default: "
+                        f"{','.join(map(str, MEMORY_SHAPE))}; with --quick the quick shape)")
+    p.add_argument("--no-memory", action="store_true",
+                   help="skip the peak-memory rows (each needs a fresh process per competitor)")
     p.add_argument("--quick", action="store_true",
                    help="one small shape, 3 repeats, 20 streaming steps: a few seconds")
     p.add_argument("--out", default=default_out, metavar="FILE",
@@ -281,12 +329,18 @@ def run_args(args):
         raise ValueError(f"--threads must be >= 0 (0: all cores), got {args.threads}")
     if args.steps < 0:
         raise ValueError(f"--steps must be >= 0, got {args.steps}")
+    memory_shape = MEMORY_SHAPE
+    if args.memory_shape is not None:
+        memory_shape = parse_one_shape(args.memory_shape, "memory-shape")
     repeats, steps = args.repeats, args.steps
     if args.quick:
         shapes, repeats, steps = [QUICK_SHAPE], min(repeats, 3), min(steps, 20)
+        if args.memory_shape is None:
+            memory_shape = QUICK_SHAPE
     return run(shapes, cells, kernel_sets, repeats, threads=args.threads,
                cpu_time=args.cpu_time, streaming_steps=steps,
-               out=None if args.no_write else args.out)
+               out=None if args.no_write else args.out,
+               memory_shape=None if args.no_memory else memory_shape)
 
 
 def main(argv=None):

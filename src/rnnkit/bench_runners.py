@@ -14,7 +14,39 @@ import time
 import numpy as np
 
 CELLS = {"lstm": ("lstm", "LSTM"), "gru": ("gru", "GRU"), "rnn": ("simple_rnn", "SimpleRNN")}
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 STREAM_FEATURES, STREAM_UNITS = 64, 128
+GEMM_N = 1024
+
+
+def train_flops(cell, shape):
+    """Useful FLOPs of one training step (forward + BPTT with the input gradient).
+
+    Only the matrix products count (one multiply-add = 2 FLOPs); gate nonlinearities, the
+    elementwise gate maths and the bias are left out. With G gates (LSTM 4, GRU 3, SimpleRNN 1)::
+
+        forward   x W_ih for all steps      2·B·T·I·GH
+                  h_{t-1} W_hh, every step   2·B·T·H·GH
+        backward  dW_ih = X^T dxw, dx = dxw W_ih^T        2 · 2·B·T·I·GH
+                  dW_hh = H_prev^T dz, dh_prev = dz W_hh^T 2 · 2·B·T·H·GH
+        total     3 · 2·B·T·(I+H)·GH   (LSTM: 24·B·T·(I+H)·H)
+
+    The backward is exactly twice the forward (a weight and an input gradient per product).
+    """
+    B, T, I, H = shape
+    return 3 * 2 * B * T * (I + H) * GATES[cell] * H
+
+
+def gemm_gflops(repeats, clock=time.perf_counter, n=GEMM_N):
+    """Median GFLOP/s of a float32 ``n × n × n`` ``np.matmul`` (2·n³ FLOPs) with numpy's BLAS at
+    its current thread count: the GEMM peak the training FLOP rates are compared with."""
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    out = np.empty((n, n), np.float32)
+    ms = _time_round_robin({"gemm": lambda: np.matmul(a, b, out=out)}, max(3, repeats),
+                           clock=clock)["gemm"]
+    return 2.0 * n ** 3 / (ms * 1e-3) / 1e9
 
 
 def _rnnkit_layer(cell, units, features, **kw):
