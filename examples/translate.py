@@ -37,27 +37,23 @@ input as the output.
     python examples/translate.py --quick         # a seconds-long smoke run
 """
 
-import argparse
-import collections
-import math
-import os
-import sys
-import time
-from pathlib import Path
+import _common  # first: pins BLAS to one thread (small per-step products, 2 cores)
 
-# Small per-step products: OpenBLAS's threads cost more than they give on 2 cores (see
-# addition.py). Set before NumPy is imported; an explicit setting in the environment wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import collections  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import rnnkit  # noqa: E402
 from rnnkit import layers  # noqa: E402
 from rnnkit.data import CharVocab, WordVocab, pad_sequences  # noqa: E402
+from rnnkit.datasets.sources import MissingDataError  # noqa: E402
 from rnnkit.decoding import beam_search, greedy_decode, model_step  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "eng-fra_tatoeba_5000.tsv"
+DEFAULT_DATA = _common.shared_data("eng-fra_tatoeba_5000.tsv")
 
 try:                                                     # exported once the layers are final
     Attention = layers.Attention
@@ -270,13 +266,12 @@ def plot(history, path):
 
 # ---- main ---------------------------------------------------------------------------------------
 def parse_args(argv):
-    p = argparse.ArgumentParser(description="English-to-French translation with an LSTM "
-                                "encoder-decoder and attention; greedy and beam-search decoding.")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                   help="english<TAB>french<TAB>attribution file (default: %(default)s)")
+    p = _common.parser("translate", "English-to-French translation with an LSTM encoder-decoder "
+                       "and attention; greedy and beam-search decoding.",
+                       data_help=f"english<TAB>french<TAB>attribution file (default: "
+                       f"{DEFAULT_DATA})")
     p.add_argument("--level", choices=("word", "char"), default="word",
                    help="tokens are words or characters (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=None, help="default 25; 2 with --quick")
     p.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
     p.add_argument("--units", type=int, default=None,
                    help="LSTM units per encoder direction; the decoder has twice (default 128)")
@@ -289,19 +284,15 @@ def parse_args(argv):
     p.add_argument("--beam-width", type=int, default=4, help="default: %(default)s")
     p.add_argument("--length-penalty", type=float, default=1.0,
                    help="GNMT length penalty alpha for beam search (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    p.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
-    p.add_argument("--out", type=Path, default=ROOT / "runs" / "translate",
-                   help="where to write model.rnnkit, the vocabularies and training.png "
-                   "(default: %(default)s)")
     args = p.parse_args(argv)
-    quick = args.quick
     if not 0 <= args.dropout < 1:
         p.error("--dropout must be in [0, 1)")
-    args.epochs = args.epochs if args.epochs is not None else (2 if quick else 25)
+    args = _common.finish_args(p, args, full_epochs=25, quick_epochs=2)
+    args.data = Path(args.data) if args.data is not None else DEFAULT_DATA
+    quick = args.quick
     args.units = args.units if args.units is not None else (16 if quick else 128)
     args.embed_dim = args.embed_dim if args.embed_dim is not None else (16 if quick else 128)
-    for name in ("epochs", "batch_size", "units", "embed_dim", "min_count", "beam_width"):
+    for name in ("batch_size", "units", "embed_dim", "min_count", "beam_width"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     return args
@@ -310,9 +301,8 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     if not args.data.is_file():
-        print(f"translate.py: data file not found: {args.data} (pass --data PATH to an "
-              f"english<TAB>french<TAB>attribution file)", file=sys.stderr)
-        return 2
+        raise MissingDataError(f"data file not found: {args.data} (pass --data PATH to an "
+                               "english<TAB>french<TAB>attribution file)")
     rng = np.random.default_rng(args.seed)
     rnnkit.random.set_random_seed(args.seed)
 
@@ -374,23 +364,29 @@ def main(argv=None):
     print(f"\nheld-out: {len(sources)} English sentences, {len(held)} reference translations "
           f"(decoding took {decode_time:.1f} s)")
     print(f"{'':22s}{'exact match':>12s}{'char accuracy':>15s}{'BLEU':>7s}")
-    for name, hyps in rows:
+    table = {}
+    for (name, hyps), key in zip(rows, ("copy", "greedy", "beam")):
         em, ca, bleu = scores(hyps, refs_list)
+        table[key] = {"exact_match": em, "char_accuracy": ca, "bleu": bleu}
         print(f"{name:22s}{em:11.1%} {ca:14.1%} {bleu:6.1f}")
     print("\nsamples (English -> beam search | one reference):")
     for i in rng.choice(len(sources), size=min(8, len(sources)), replace=False):
         mark = "=" if beam[i] in refs_list[i] else " "
         print(f"  {sources[i]:16s} -> {beam[i]:28s} {mark}| {refs_list[i][0]}")
 
-    # 5. the model, the vocabularies and the plot
-    args.out.mkdir(parents=True, exist_ok=True)
+    # 5. the model, the vocabularies, the plot and metrics.json (BLEU of beam search vs copying)
     model.save(args.out / "model.rnnkit")
     src.vocab.save(args.out / "english_vocab.json")
     tgt.vocab.save(args.out / "french_vocab.json")
     print(f"wrote {args.out / 'model.rnnkit'} and the two vocabularies")
     plot(history.history, args.out / "training.png")
+    _common.report(args.out, "translate", "BLEU", table["beam"]["bleu"], table["copy"]["bleu"],
+                   "copy-input", train_seconds=train_time, data=args.data, level=args.level,
+                   epochs=args.epochs, units=args.units, heldout_sentences=len(sources),
+                   heldout_references=len(held), beam_width=args.beam_width,
+                   scores={k: {m: round(v, 4) for m, v in d.items()} for k, d in table.items()})
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _common.run_main(main)

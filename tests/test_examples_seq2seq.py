@@ -5,6 +5,7 @@ Each runs in a subprocess into a temporary ``--out``; the checks are the printed
 runs and their scores are in the README gallery, not here: a smoke run learns next to nothing.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -99,7 +100,19 @@ def test_translate_quick(tmp_path):
         assert (out / name).stat().st_size > 0
     model = rnnkit.load_model(out / "model.rnnkit")
     assert [t.name for t in model.inputs] == ["english", "french_in"]
+    probs = model.predict([np.array([[4, 5, 0]]), np.array([[2, 6]])], verbose=0)
+    assert probs.shape[:2] == (1, 2) and np.allclose(probs.sum(-1), 1, atol=1e-5)
     check_plot(out / "training.png")
+    # metrics.json (examples/_common.report): beam BLEU vs copy-input, the printed table's numbers
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["example"] == "translate" and metrics["metric"] == "BLEU"
+    assert metrics["baseline_name"] == "copy-input" and metrics["higher_is_better"] is True
+    assert metrics["rnn"] == pytest.approx(rows[r"beam \(width 4\)"][2], abs=0.051)
+    assert metrics["baseline"] == pytest.approx(rows["copy-input baseline"][2], abs=0.051)
+    assert metrics["scores"]["copy"]["char_accuracy"] == pytest.approx(
+        rows["copy-input baseline"][1] / 100, abs=0.00051)
+    assert metrics["train_seconds"] > 0 and metrics["heldout_sentences"] == n_sent
+    assert f"held-out BLEU: rnn {metrics['rnn']:.4f}, baseline" in text
 
 
 @pytest.mark.skipif(not TRANSLATION_DATA.is_file(),
@@ -139,3 +152,4 @@ def test_translate_missing_data_is_one_line(tmp_path):
     assert r.returncode == 2 and r.stdout == ""
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "data file not found" in lines[0] and "nope.tsv" in lines[0]
+    assert "missing data" in lines[0]          # what tests/example_runner.run_quick skips on
