@@ -9,8 +9,9 @@ matched as Keras matches them, by class and position, never by name: see
 :mod:`rnnkit.io.keras_layout` for the file layout and the rule.
 
 Only the weights travel: the architecture (units, activations, ``return_sequences``, GRU's
-``reset_after``...) must be built the same on both sides. ``config.json`` is checked to be JSON
-but not turned into layers, so nothing in an archive decides what code runs.
+``reset_after``...) must be built the same on both sides. The optimizer variables that a
+compiled Keras model adds to its files (``optimizer/vars``) are not read. ``config.json`` is
+checked to be JSON but not turned into layers, so nothing in an archive decides what code runs.
 
 Safety: the file is read as data only. h5py (the optional extra, ``pip install
 'rnnkit[keras]'``) is imported inside these functions; rnnkit never imports Keras. Before a

@@ -28,8 +28,11 @@ transposes or gate reordering.
 >>> import rnnkit
 >>> from rnnkit.layers import Input, LSTM, Dense
 >>> model = rnnkit.Sequential([Input((5, 3)), LSTM(4), Dense(2)])
->>> [(g.path, [w.name for w in g.weights]) for g in layout(model) if g.weights]
-[('layers/lstm/cell/vars', ['kernel', 'recurrent_kernel', 'bias']), ('layers/dense/vars', ['kernel', 'bias'])]
+>>> for g in layout(model):
+...     print(g.path, [w.name for w in g.weights])
+layers/lstm/vars []
+layers/lstm/cell/vars ['kernel', 'recurrent_kernel', 'bias']
+layers/dense/vars ['kernel', 'bias']
 """
 
 import re
