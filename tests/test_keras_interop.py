@@ -271,6 +271,21 @@ def test_unbuilt_model_unsupported_layer_and_bad_suffix(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_layers_without_a_keras_layout_are_refused_by_name(tmp_path):
+    q, v = rl.Input((4, 3)), rl.Input((5, 3))
+    attention = rnnkit.Model([q, v], rl.Attention(use_scale=True, name="att")([q, v]))
+    nested = rnnkit.Sequential([rl.Input((4, 3)), rnnkit.Sequential([rl.Dense(2)],
+                                                                    name="inner")])
+    for model, match in [(attention, r"layer 2 'att' \(Attention\): no Keras weight layout is "
+                                     r"known for Attention"),
+                         (nested, r"layer 0 'inner' \(Sequential\): a model nested in a model "
+                                  r"is not supported")]:
+        for call in (load_keras_weights, save_keras_weights):
+            with pytest.raises(ValueError, match=match):
+                call(model, str(tmp_path / "x.weights.h5"))
+    assert os.listdir(tmp_path) == []
+
+
 def test_without_h5py_the_message_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "h5py", None)
     model = rnnkit.Sequential([rl.Input((4,)), rl.Dense(2)])
