@@ -386,3 +386,21 @@ def test_links_and_non_float_datasets_are_refused(saved, tmp_path):
         with h5py.File(path, "r+") as f:
             edit(f)
         _expect_format_error(model, str(path), match=match)
+
+
+# ---- the Keras spelling: model.load_weights / model.save_weights by file name ----------------
+def test_model_load_and_save_weights_dispatch_on_the_keras_suffixes(saved, tmp_path):
+    case = "stacked_lstm"
+    km, full, weights, x = saved[case]
+    for path in (full, weights):
+        model = rnnkit_model(case)
+        model.load_weights(path)                       # as a Keras user writes it
+        np.testing.assert_allclose(rk_predict(model, x), k_predict(km, x), rtol=0, atol=ATOL)
+    out = str(tmp_path / "mine.weights.h5")
+    model.save_weights(out)
+    with open(out, "rb") as f:
+        assert f.read(8) == b"\x89HDF\r\n\x1a\n"      # Keras's format, not safetensors
+    fresh = rnnkit_model(case)
+    fresh.load_weights(out)
+    for a, b in zip(fresh.get_weights(), model.get_weights()):
+        assert np.array_equal(a, b)

@@ -309,12 +309,20 @@ class Model(TrainingMixin, Layer):
         save_model(self, filepath)
 
     def save_weights(self, filepath):
-        """Only the weights, in one safetensors file."""
+        """Only the weights, in one safetensors file; a name ending in ``.weights.h5`` writes
+        Keras 3's format instead (``rnnkit.io.save_keras_weights``), as Keras's save_weights."""
+        if str(filepath).endswith(".weights.h5"):
+            from ..io.keras_h5 import save_keras_weights
+            return save_keras_weights(self, filepath)
         from ..io.saving import save_weights
         save_weights(self, filepath)
 
     def load_weights(self, filepath):
-        """Copy weights saved by ``save_weights`` or ``save`` into this (built) model."""
+        """Copy weights saved by ``save_weights`` or ``save`` into this (built) model; a Keras 3
+        ``.weights.h5`` or ``.keras`` file goes to ``rnnkit.io.load_keras_weights``."""
+        if str(filepath).endswith((".weights.h5", ".keras")):
+            from ..io.keras_h5 import load_keras_weights
+            return load_keras_weights(self, filepath)
         from ..io.saving import load_weights
         load_weights(self, filepath)
 
