@@ -5,6 +5,7 @@ import pytest
 
 import rnnkit
 from example_runner import assert_png, run_quick
+from rnnkit.datasets.series import load_sunspots
 
 
 def test_timeseries_quick(tmp_path):
@@ -22,7 +23,25 @@ def test_timeseries_quick(tmp_path):
     assert "seasonal naive y(t-11)" in stdout
     assert_png(out / "forecast.png")
 
+    # several years ahead: 52 origins 1947-1998, the same pairs for every forecaster
+    H = m["horizon"]
+    assert H == 11 and m["horizon_origins"] == 62 - H + 1
+    by_step = m["horizon_mae_by_step"]
+    assert set(by_step) == {"rnn_recursive", "rnn_seq2seq", "linear_ar_recursive", "seasonal",
+                            "naive"}
+    assert all(len(v) == H and np.isfinite(v).all() for v in by_step.values())
+    _, values = load_sunspots()
+    t = np.arange(309 - 62, 309 - H + 1)                          # the origins, as indices
+    for k in range(H):                                            # k + 1 years ahead of t - 1
+        assert by_step["naive"][k] == pytest.approx(np.abs(values[t + k] - values[t - 1]).mean())
+        assert by_step["seasonal"][k] == pytest.approx(
+            np.abs(values[t + k] - values[t + k - 11]).mean())
+    assert m["horizon_mae"]["seasonal"] == pytest.approx(np.mean(by_step["seasonal"]))
+
     model = rnnkit.load_model(out / "model.rnnkit")
     windows = np.random.default_rng(0).standard_normal((3, m["window"], 1)).astype("float32")
     pred = model.predict(windows, verbose=0)
     assert pred.shape == (3, 1) and np.isfinite(pred).all()
+    horizon_model = rnnkit.load_model(out / "model_horizon.rnnkit")
+    pred = horizon_model.predict(windows, verbose=0)
+    assert pred.shape == (3, H, 1) and np.isfinite(pred).all()
