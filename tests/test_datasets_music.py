@@ -42,6 +42,16 @@ def test_vocab_layout_round_trip_and_snapping():
         vocab.encode(60, 0)
 
 
+def test_each_voice_has_its_own_range():
+    assert NoteVocab.for_part("Soprano").pitches == NoteVocab().pitches
+    bass = NoteVocab.for_part(3)
+    assert len(bass) == len(NoteVocab()) and bass.pitches[1:] == tuple(range(36, 64))
+    assert bass.decode(bass.encode(40, 8)) == (40, 8)             # E2 stays E2 in the bass
+    assert NoteVocab().snap(40, 8) == (64, 8)                     # ... and is E4 for a soprano
+    with pytest.raises(KeyError, match="no pitch range for part 'Descant'"):
+        NoteVocab.for_part("Descant")
+
+
 def test_chorale_events_reads_a_real_score(music21):
     score = music21.corpus.parse("bwv66.6")               # the corpus's .mxl, parsed by music21
     pitches, durations = chorale_events(score, "Soprano")

@@ -16,16 +16,17 @@ event into one token id, so that a model predicts pitch and duration together wi
     id 2 ...        (pitch, duration) for pitch in VOCAB_PITCHES, duration in VOCAB_DURATIONS
 
 The vocabulary is fixed in advance, not learned from the data, so that held-out chorales never
-meet an unknown token: pitches outside the soprano range A3..C6 move by octaves into it, and a
-duration is rounded to the nearest of the eight lengths (in log time: a 5-sixteenth note
-becomes 6). That changes 16 of the soprano's 18,610 events (the rare 5- and 7-quarter notes).
+meet an unknown token: pitches outside the soprano range A3..C6 move by octaves into it (the
+other voices get their own 28-semitone ranges, ``PART_RANGES``), and a duration is rounded to
+the nearest of the eight lengths (in log time: a 5-sixteenth note becomes 6). That changes 16
+of the soprano's 18,610 events: the few notes held longer than a whole note become whole notes.
 
 >>> vocab = NoteVocab()
 >>> vocab.encode(67, 4), vocab.decode(vocab.encode(67, 4))     # G4, a quarter note
-(174, (67, 4))
+(93, (67, 4))
 >>> seqs, vocab = load_chorales(limit=2)                        # doctest: +SKIP
 >>> seqs[0][:6].tolist()                                        # doctest: +SKIP
-[174, 178, 258, 220, 201, 174]
+[93, 95, 149, 126, 107, 93]
 """
 
 import numpy as np
@@ -35,6 +36,8 @@ from .sources import load_cached_arrays, require_package, save_cached_arrays
 PAD, BOUNDARY = 0, 1
 REST = 0
 VOCAB_PITCHES = (REST,) + tuple(range(57, 85))         # rest, A3 .. C6 (MIDI numbers)
+PART_RANGES = {"Soprano": (57, 84), "Alto": (50, 77),  # 28 semitones each, around the range
+               "Tenor": (45, 72), "Bass": (36, 63)}     # Bach writes for the voice
 VOCAB_DURATIONS = (1, 2, 3, 4, 6, 8, 12, 16)           # sixteenths: 1/16 .. whole note
 NUM_CHORALES = 371
 CACHE_VERSION = 1
@@ -48,6 +51,17 @@ class NoteVocab:
         self._pitch_index = {p: i for i, p in enumerate(self.pitches)}
         self._log_durations = np.log(np.asarray(self.durations, dtype=np.float64))
         self.low, self.high = min(p for p in self.pitches if p != REST), max(self.pitches)
+
+    @classmethod
+    def for_part(cls, part):
+        """The vocabulary whose pitches cover ``part``'s range (a name, or 0..3 for S, A, T, B)."""
+        names = list(PART_RANGES)
+        name = names[part] if isinstance(part, int) and 0 <= part < len(names) else part
+        if name not in PART_RANGES:
+            raise KeyError(f"no pitch range for part {part!r}; known: {', '.join(names)} "
+                           "(or pass a NoteVocab)")
+        low, high = PART_RANGES[name]
+        return cls(pitches=(REST,) + tuple(range(low, high + 1)))
 
     def __len__(self):
         return 2 + len(self.pitches) * len(self.durations)
@@ -167,13 +181,14 @@ def load_chorales(limit=None, part="Soprano", vocab=None, progress=False):
     Args:
         limit: read only the first ``limit`` chorales (a quick run); None reads all 371.
         part: the voice (``"Soprano"`` default, ``"Alto"``, ``"Tenor"``, ``"Bass"``).
-        vocab: a :class:`NoteVocab` (default: the fixed one of the module docstring).
+        vocab: a :class:`NoteVocab` (default: ``NoteVocab.for_part(part)``: for the soprano
+            the one of the module docstring, for another voice the same layout over its range).
         progress: print a line every 25 chorales while parsing.
 
     Each sequence holds the chorale's events only (no boundary token), ``(N_i,)`` with
     ``N_i`` between about 20 and 150. The titles are ``load_chorale_events(...)["titles"]``.
     """
-    vocab = NoteVocab() if vocab is None else vocab
+    vocab = NoteVocab.for_part(part) if vocab is None else vocab
     arrays = load_chorale_events(limit, part, progress)
     tokens = vocab.encode_events(arrays["pitches"], arrays["durations"])
     bounds = np.cumsum(arrays["lengths"])[:-1]
