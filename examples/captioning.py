@@ -121,16 +121,18 @@ def plot(images, truth, generated, path, n=40):
     shown = sorted((wrong[:n // 4] + right)[:n])
     cols = 10
     rows = -(-len(shown) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.7 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, i in zip(axes.ravel(), shown):
         ax.imshow(images[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
         bad = generated[i] != truth[i]
-        ax.set_title(generated[i] or "(empty)", color="red" if bad else "black", fontsize=10)
-    n_right = len(right)
-    fig.suptitle(f"held-out digits captioned by the LSTM: {n_right}/{len(truth)} exact "
-                 f"(red: wrong; all {len(wrong)} errors shown up to {n // 4})")
+        title = f"{generated[i] or '(empty)'}\n(is {truth[i]})" if bad else generated[i]
+        ax.set_title(title, color="red" if bad else "black", fontsize=10)
+    n_wrong_shown = min(len(wrong), n // 4)
+    fig.suptitle(f"held-out digits captioned by the LSTM: {len(right)}/{len(truth)} exact; "
+                 f"red: wrong, with the true name ({n_wrong_shown} of the {len(wrong)} "
+                 "errors shown)")
     save_figure(fig, path)
 
 

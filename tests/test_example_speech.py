@@ -49,12 +49,16 @@ def test_saved_model_predicts_digits_and_ignores_padding(quick_run, monkeypatch,
     assert info["held_out_speaker"] == "yweweler" and len(info["labels"]) == 10
     monkeypatch.setenv("RNNKIT_DATA", str(tmp_path))
     from rnnkit.datasets.speech import load_spoken_digits
-    d = load_spoken_digits(FSDD)
+    assert info["features"] == "mfcc" and info["cmn"] is True
+    d = load_spoken_digits(FSDD, features=info["features"], hop_ms=info["hop_ms"])
     mean, std = np.array(info["mean"]), np.array(info["std"])
     picks = [d.files.index(f) for f in ("3_yweweler_0.wav", "8_yweweler_1.wav", "0_theo_5.wav")]
-    seqs = [((d.features[i] - mean) / std).astype(np.float32) for i in picks]
+    seqs = [d.features[i] - d.features[i].mean(axis=0) for i in picks]      # the model's CMN
+    seqs = [((s - mean) / std).astype(np.float32) for s in seqs]
+    F = seqs[0].shape[1]
+    assert F == len(mean) == 13
     T = max(len(s) for s in seqs) + 7                      # every one padded, some a lot
-    batch = np.zeros((3, T, 40), dtype=np.float32)
+    batch = np.zeros((3, T, F), dtype=np.float32)
     for j, s in enumerate(seqs):
         batch[j, :len(s)] = s
     probs = model.predict(batch, verbose=0)
@@ -79,3 +83,5 @@ def test_nearest_centroid_baseline():
     np.testing.assert_allclose(means, [[1.0, 2.0]])
     batch = speech.to_batch([np.ones((2, 2)), np.ones((3, 2))], np.zeros(2), np.ones(2))
     assert batch.shape == (2, 3, 2) and batch[0, 2].tolist() == [0.0, 0.0]
+    (cmn,) = speech.mean_normalise([np.array([[1.0, 4.0], [3.0, 8.0]])])
+    np.testing.assert_allclose(cmn, [[-1.0, -2.0], [1.0, 2.0]])
