@@ -299,6 +299,14 @@ class Recurrent(Layer):
             return [dx] + list(d_states0)
         return dx
 
+    # ---- streaming -------------------------------------------------------------------------
+    def streamer(self, batch_size=1, initial_state=None):
+        """A :class:`~rnnkit.layers.streaming.Streamer`: this layer stepped one ``x_t`` at a
+        time for inference, ``stream.step(x_t (B, I)) -> h_t (B, H)``, the states held by the
+        stream (zeros, or ``initial_state``: one (B, H) array per state)."""
+        from .streaming import Streamer  # streaming imports the cell layers, which import us
+        return Streamer(self, batch_size=batch_size, initial_state=initial_state)
+
     # ---- config ----------------------------------------------------------------------------
     def get_config(self):
         cfg = super().get_config()

@@ -1,0 +1,211 @@
+"""Streaming inference: one time step at a time, the state held by an explicit object.
+
+``layer.forward`` runs a whole sequence. To feed a recurrent layer one ``x_t`` at a time
+(a live sensor, a generated token), ask it for a :class:`Streamer`::
+
+    stream = lstm.streamer(batch_size=1)        # zeros, or initial_state=[h0, c0]
+    for x_t in source:                          # x_t: (B, I)
+        h_t = stream.step(x_t)                  # (B, H); the state moves on inside the stream
+    h, c = stream.states                        # copies of the current states
+    stream.reset()                              # zeros again (or reset([h, c]))
+
+Streaming T steps gives what ``layer.forward`` gives over the T-step sequence (return_sequences
+and return_state), to float32 rounding (a test checks every cell and option). The layer itself
+keeps no sequence state: the streamer is the holder, and several streams of one layer can run
+side by side.
+
+Each step is one compiled call (:mod:`rnnkit.kernels.fast.step`) with preallocated buffers and
+the weights packed once as ``[W_ih; W_hh]^T``, or the NumPy reference step
+(:mod:`rnnkit.kernels.step`) when numba is missing, the activations are not the defaults the
+compiled step implements, or ``RNNKIT_KERNELS=reference``. The choice, the packed weights and
+the biases are fixed when the stream is made or reset: after changing the layer's weights, call
+:meth:`Streamer.reset` (or make a new stream).
+
+Inference only: no dropout, no mask, no gradients. Steps arrive in the order given, so a
+``go_backwards`` layer is reproduced by streaming its input from the last step to the first.
+
+>>> import numpy as np
+>>> from rnnkit.layers import LSTM
+>>> lstm = LSTM(4, seed=0)
+>>> lstm.build((None, None, 3))
+>>> stream = lstm.streamer()
+>>> h_t = stream.step(np.ones((1, 3), dtype="float32"))
+>>> h_t.shape, [s.shape for s in stream.states]
+((1, 4), [(1, 4), (1, 4)])
+"""
+
+import numpy as np
+
+from ..kernels import dispatch
+from ..kernels import step as ref_step
+
+_CELLS = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "simple_rnn"}
+
+
+def _cell_of(layer):
+    """"lstm", "gru" or "simple_rnn" for a layer of those classes (or their subclasses)."""
+    for cls in type(layer).__mro__:
+        if cls.__name__ in _CELLS and cls.__module__.startswith("rnnkit.layers."):
+            return _CELLS[cls.__name__]
+    raise TypeError(f"{getattr(layer, 'name', layer)}: streaming works for LSTM, GRU and "
+                    f"SimpleRNN layers, got {type(layer).__name__}")
+
+
+def _fast_steps(cell, layer, dtype):
+    """The compiled step module when it can run this layer, else None (see the module doc)."""
+    m = dispatch.mode()
+    if m == "reference" or not dispatch.supports_fast(cell, layer, dtype):
+        return None
+    if not dispatch.fast_available():
+        if m == "fast":
+            raise ImportError(f"RNNKIT_KERNELS=fast, but the fast kernels cannot run: "
+                              f"{dispatch._load_fast()}")
+        return None
+    from ..kernels.fast import step
+    return step
+
+
+class Streamer:
+    """Steps one recurrent layer through time, holding its states between steps.
+
+    Args:
+        layer: a built LSTM, GRU or SimpleRNN.
+        batch_size: B, the number of streams advanced together.
+        initial_state: None (zeros) or one (B, H) array per state (h; h and c for LSTM).
+
+    Attributes:
+        kernels: ``"fast"`` (one compiled call per step) or ``"reference"`` (NumPy).
+    """
+
+    def __init__(self, layer, batch_size=1, initial_state=None):
+        self.cell = _cell_of(layer)
+        if not layer.built:
+            raise ValueError(f"{layer.name}: build the layer before streaming (call it on an "
+                             f"input, or layer.build((None, None, features)))")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"{layer.name}: batch_size must be a positive int, "
+                             f"got {batch_size!r}")
+        self.layer = layer
+        self.batch_size = int(batch_size)
+        self.dtype = np.dtype(layer.dtype)
+        self.input_dim = int(layer.kernel.shape[0])
+        self.units = layer.units
+        self._x_shape = (self.batch_size, self.input_dim)
+        self.reset(initial_state)
+
+    # ---- state -----------------------------------------------------------------------------
+    def reset(self, states=None):
+        """Start a new stream: states to zeros (``None``) or to copies of ``states`` (one
+        (B, H) array per state), and the layer's current weights read again."""
+        layer, B, H = self.layer, self.batch_size, self.units
+        names = layer.state_names
+        if states is None:
+            new = [np.zeros((B, H), dtype=self.dtype) for _ in names]
+        else:
+            if not isinstance(states, (list, tuple)):
+                states = [states]
+            if len(states) != len(names):
+                raise ValueError(f"{layer.name}: expected {len(names)} state array(s) "
+                                 f"({', '.join(names)}), got {len(states)}")
+            new = []
+            for name, s in zip(names, states):
+                s = np.asarray(s)
+                if s.shape != (B, H):
+                    raise ValueError(f"{layer.name}: expected state {name} of shape {(B, H)}, "
+                                     f"got {s.shape}")
+                new.append(np.array(s, dtype=self.dtype))             # C-contiguous copy
+        self._states = new
+        self._prepare()
+
+    @property
+    def states(self):
+        """Copies of the current states, [h] or [h, c] for LSTM, each (B, H)."""
+        return [s.copy() for s in self._states]
+
+    def _prepare(self):
+        """Read the weights; pick the step; allocate the buffers of the compiled step."""
+        layer, dt = self.layer, self.dtype
+        B, I, H = self.batch_size, self.input_dim, self.units
+        G = layer.n_gates * H
+        W_ih = np.array(layer.kernel.value, dtype=dt)                 # (I, G)
+        W_hh = np.array(layer.recurrent_kernel.value, dtype=dt)       # (H, G)
+        if self.cell == "gru":
+            b_ih, b_hh = layer._input_bias(), layer._recurrent_bias()
+        else:
+            b_ih, b_hh = (None if layer.bias is None else layer.bias.value), None
+        b_ih = None if b_ih is None else np.array(b_ih, dtype=dt)
+        b_hh = None if b_hh is None else np.array(b_hh, dtype=dt)
+        fast = _fast_steps(self.cell, layer, dt)
+        self.kernels = "reference" if fast is None else "fast"
+        if fast is None:
+            self._W_ih, self._W_hh, self._b_ih, self._b_hh = W_ih, W_hh, b_ih, b_hh
+            self._run = getattr(self, f"_{self.cell}_reference")
+            return
+        zeros = np.zeros(G, dtype=dt)
+        self._WT = fast.pack(W_ih, W_hh)                             # (G, I+H)
+        self._b_ih = zeros if b_ih is None else b_ih
+        self._b_hh = zeros.copy() if b_hh is None else b_hh
+        self._u = np.empty((B, I + H), dtype=dt)                      # [x_t, h_prev]
+        self._z = np.empty((B, G), dtype=dt)                          # gate pre-activations
+        self._zh = np.empty((B, H), dtype=dt)                         # GRU: h_prev @ U_h
+        self._fast = fast
+        self._run = getattr(self, f"_{self.cell}_fast")
+
+    # ---- one step ----------------------------------------------------------------------------
+    def step(self, x_t):
+        """Advance every stream by one step.
+
+        Args:
+            x_t: (B, I) inputs of this step.
+
+        Returns:
+            h_t (B, H), a new array (the streamer keeps its own copy of the state).
+        """
+        if not (type(x_t) is np.ndarray and x_t.dtype == self.dtype  # noqa: E721 - fast check
+                and x_t.shape == self._x_shape and x_t.flags.c_contiguous):
+            x_t = self._coerce(x_t)
+        self._run(x_t)
+        return self._states[0].copy()
+
+    def _coerce(self, x_t):
+        x = np.asarray(x_t)
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{self.layer.name}: expected a numeric input array, "
+                            f"got dtype {x.dtype}")
+        if x.shape != self._x_shape:
+            raise ValueError(f"{self.layer.name}: expected a streamed input x_t of shape "
+                             f"{self._x_shape} (batch, features), got {x.shape}")
+        return np.ascontiguousarray(x, dtype=self.dtype)
+
+    def _lstm_fast(self, x):
+        h, c = self._states
+        self._fast.lstm_step(x, h, c, self._WT, self._b_ih, self._u, self._z)
+
+    def _gru_fast(self, x):
+        self._fast.gru_step(x, self._states[0], self._WT, self._b_ih, self._b_hh,
+                            self.layer.reset_after, self._u, self._z, self._zh)
+
+    def _simple_rnn_fast(self, x):
+        relu = self.layer.activation.name == "relu"
+        self._fast.simple_rnn_step(x, self._states[0], self._WT, self._b_ih, relu, self._u,
+                                   self._z)
+
+    def _lstm_reference(self, x):
+        h, c = ref_step.lstm_step(x, *self._states, self._W_ih, self._W_hh, self._b_ih,
+                                  self.layer.activation, self.layer.recurrent_activation)
+        self._states = [h, c]
+
+    def _gru_reference(self, x):
+        h = ref_step.gru_step(x, self._states[0], self._W_ih, self._W_hh, self._b_ih,
+                              self._b_hh, self.layer.reset_after, self.layer.activation,
+                              self.layer.recurrent_activation)
+        self._states = [h]
+
+    def _simple_rnn_reference(self, x):
+        self._states = [ref_step.simple_rnn_step(x, self._states[0], self._W_ih, self._W_hh,
+                                                 self._b_ih, self.layer.activation)]
+
+    def __repr__(self):
+        return (f"<Streamer of {self.layer.name}: batch {self.batch_size}, "
+                f"{self.input_dim} -> {self.units}, {self.kernels} step>")
