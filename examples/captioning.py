@@ -23,6 +23,12 @@ on the same pixels (scikit-learn, default regularisation), then the name of the 
 The lookup always spells correctly, so the baseline is a pure classifier; the captioner must
 both recognise the digit and spell its name.
 
+Measured (full run, seed 0): 96.9 % exact match (436/450) against 96.0 % for the baseline, and
+no generated caption that is not a digit name; with ``--seed 1`` (another split) 98.7 % against
+97.3 %. The edge is small and comes from the encoder, not from recurrence: the decoder learns to
+spell the ten names perfectly, every error is a misrecognised digit, and the captioner's image
+encoder has a tanh layer where logistic regression is linear.
+
     python examples/captioning.py              # full run, well under a minute of training
     python examples/captioning.py --quick      # a seconds-long smoke run
 
