@@ -186,8 +186,9 @@ def plot(spectra, test, rnn_pred, labels, rnn_all, speaker, path):
 
 # ---- main ---------------------------------------------------------------------------------------
 def main():
-    p = parser("speech", "Spoken-digit recognition with a bidirectional GRU over MFCC frames, scored on "
-               "speakers never heard in training, beside nearest centroid on mean features.",
+    p = parser("speech", "Spoken-digit recognition with a bidirectional GRU over MFCC frames, "
+               "scored on speakers never heard in training, beside nearest centroid on mean "
+               "features.",
                data_help="folder of {digit}_{speaker}_{take}.wav files (default: "
                "../shared/data/fsdd_subset)")
     p.add_argument("--speaker", default=None,

@@ -8,7 +8,6 @@ layer skips those steps). The full run's scores are in the README gallery.
 
 import json
 import math
-import os
 import sys
 
 import numpy as np
@@ -79,7 +78,8 @@ def test_nearest_centroid_baseline():
     y = np.array([3, 3, 7, 7])
     pred = speech.nearest_centroid(x, y, np.array([[0.1, 1.0], [4.0, 4.0], [2.4, 2.4]]))
     assert pred.tolist() == [3, 7, 3]
-    means = speech.utterance_means([np.array([[1.0, 2.0], [3.0, 6.0]])], np.zeros(2), np.ones(2) * 2)
+    means = speech.utterance_means([np.array([[1.0, 2.0], [3.0, 6.0]])], np.zeros(2),
+                                   np.full(2, 2.0))
     np.testing.assert_allclose(means, [[1.0, 2.0]])
     batch = speech.to_batch([np.ones((2, 2)), np.ones((3, 2))], np.zeros(2), np.ones(2))
     assert batch.shape == (2, 3, 2) and batch[0, 2].tolist() == [0.0, 0.0]
