@@ -18,18 +18,28 @@ Each channel is standardised with the training cases' mean and standard deviatio
 
     series (B, T, C) -> GRU(32) -> last state (B, 32) -> Dense(K, softmax) -> activity (B, K)
 
-trained with Adam (3e-3, decaying tenfold over the last 30 % of the epochs), batch 8. With so
-few cases the result depends on the initial weights: the full run trains ``--repeats`` models
-(seeds S, S+1, ...) and reports every one's held-out accuracy; the first is the one saved,
-plotted and compared.
+trained with Adam (3e-3 for BasicMotions; 1e-2 with gradients clipped to norm 1 for GunPoint,
+whose 150 steps left a third of the runs stuck near chance at 3e-3), the rate decaying tenfold
+over the last 30 % of the epochs, batch 8. With so few cases an optimisation can get stuck, so
+the full run trains ``--repeats`` models (seeds S, S+1, ...) and keeps the one with the lowest
+final training loss: a choice made without the held-out cases. Every seed's held-out accuracy
+is printed and goes into metrics.json, so the spread is on record.
 
 The baseline: 1-nearest-neighbour with the Euclidean distance between whole series (the
 classic time-series classification baseline), on the raw series or on each series
 z-normalised per channel, whichever classifies the training set better by leave-one-out (ties:
 raw); both held-out accuracies go into metrics.json.
 
+Full runs (seed 0, 5 repeats, 2 busy cores): BasicMotions: held-out accuracy 1.000 (seeds
+0-4: 1.000, 1.000, 0.975, 1.000, 1.000) vs 0.725 for 1-NN (z-normalised; 0.600 raw), 15 s of
+training in all (12-15 s over runs). GunPoint: 0.967 (seeds 0-4: 0.947, 0.967, 0.833, 0.953, 0.967) vs 0.913 for
+1-NN (raw), 35-38 s. A movement of the wrist or the hand has a shape in time; the GRU reads it wherever
+it happens, while 1-NN compares the series point by point, so the same movement made a little
+earlier or later looks far away to it.
+
     python examples/activity.py                       # full run: BasicMotions (seconds)
-    python examples/activity.py --dataset gunpoint    # GunPoint (a few minutes)
+    python examples/activity.py --dataset gunpoint \
+        --out runs/activity_gunpoint                  # GunPoint (under a minute)
     python examples/activity.py --quick               # a seconds-long smoke run
 
 Writes ``activity.png`` (one held-out case per class with the GRU's answer, and the confusion
@@ -47,10 +57,10 @@ from rnnkit import layers  # noqa: E402
 from rnnkit.datasets.activity import load_basic_motions, load_gunpoint  # noqa: E402
 
 NAME = "activity"
-DATASETS = {   # name: (loader, full-run epochs, channel names)
-    "basicmotions": (load_basic_motions, 150,
+DATASETS = {   # name: (loader, full-run epochs, Adam's learning rate, clipnorm, channel names)
+    "basicmotions": (load_basic_motions, 150, 3e-3, None,
                      ["acc x", "acc y", "acc z", "gyro x", "gyro y", "gyro z"]),
-    "gunpoint": (load_gunpoint, 300, ["hand x"]),
+    "gunpoint": (load_gunpoint, 300, 1e-2, 1.0, ["hand x"]),
 }
 
 
@@ -95,13 +105,13 @@ def one_nn_baseline(x_train, y_train, x_test, y_test):
 
 # --- the recurrent model ------------------------------------------------------------------
 
-def build_model(steps, channels, classes, units, seed):
+def build_model(steps, channels, classes, units, seed, lr=3e-3, clipnorm=None):
     model = rnnkit.Sequential([
         layers.Input((steps, channels)),
         layers.GRU(units, seed=seed),                                  # (B, units)
         layers.Dense(classes, activation="softmax"),                   # (B, classes)
     ])
-    model.compile(optimizer=rnnkit.optimizers.Adam(learning_rate=3e-3),
+    model.compile(optimizer=rnnkit.optimizers.Adam(learning_rate=lr, clipnorm=clipnorm),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -112,15 +122,17 @@ def schedule(epochs, lr=3e-3):
     return lambda epoch: lr if epoch < start else lr * 0.1 ** ((epoch - start) / (epochs - start))
 
 
-def train(x_train, y_train, x_test, y_test, classes, args, seed, verbose):
+def train(x_train, y_train, classes, args, seed, verbose):
+    """A fresh GRU classifier fitted with seed ``seed``: (model, history, seconds)."""
     rnnkit.random.set_random_seed(seed)
-    model = build_model(x_train.shape[1], x_train.shape[2], classes, args.units, seed)
+    model = build_model(x_train.shape[1], x_train.shape[2], classes, args.units, seed, args.lr,
+                        args.clipnorm)
     if verbose:
         model.summary()
     timer = Timer()
+    lr = rnnkit.callbacks.LearningRateScheduler(schedule(args.epochs, args.lr))
     history = model.fit(x_train, y_train, batch_size=8, epochs=args.epochs, verbose=verbose,
-                        validation_data=(x_test, y_test), seed=seed,
-                        callbacks=[rnnkit.callbacks.LearningRateScheduler(schedule(args.epochs))])
+                        seed=seed, callbacks=[lr])
     return model, history, timer.seconds
 
 
@@ -138,10 +150,11 @@ def plot(x_test_raw, y_test, pred_rnn, pred_nn, names, channels, nn_name, path):
         return
     k = len(names)
     fig = plt.figure(figsize=(3.2 * max(k, 3), 7))
-    grid = fig.add_gridspec(2, max(k, 3) * 2)
+    grid = fig.add_gridspec(2, 12)                         # 12 columns: 4 x 3, 2 x 6, 2 x 6
+    w = 12 // k
     for c in range(k):                                     # one held-out case per class
         i = int(np.flatnonzero(y_test == c)[0])
-        ax = fig.add_subplot(grid[0, 2 * c:2 * c + 2])
+        ax = fig.add_subplot(grid[0, w * c:w * (c + 1)])
         for ch in range(min(3, x_test_raw.shape[2])):      # the accelerometer (or the hand)
             ax.plot(x_test_raw[i, :, ch], lw=1, label=channels[ch])
         ok = pred_rnn[i] == c
@@ -150,9 +163,8 @@ def plot(x_test_raw, y_test, pred_rnn, pred_nn, names, channels, nn_name, path):
         ax.set_xlabel("time step")
         if c == 0:
             ax.legend(fontsize=7, loc="upper right")
-    half = max(k, 3)
     for j, (pred, title) in enumerate(((pred_rnn, "GRU"), (pred_nn, f"1-NN ({nn_name})"))):
-        ax = fig.add_subplot(grid[1, j * half:(j + 1) * half])
+        ax = fig.add_subplot(grid[1, 6 * j:6 * (j + 1)])
         m = confusion(y_test, pred, k)
         ax.imshow(m, cmap="Blues", vmin=0)
         for r in range(k):
@@ -176,7 +188,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=None, help="models trained with seeds S, "
                    "S+1, ... to show the spread (default 5; 1 with --quick)")
     args = p.parse_args(argv)
-    loader, full_epochs, channels = DATASETS[args.dataset]
+    loader, full_epochs, args.lr, args.clipnorm, channels = DATASETS[args.dataset]
     args = finish_args(p, args, full_epochs=full_epochs, quick_epochs=2)
     args.repeats = args.repeats or (1 if args.quick else 5)
 
@@ -193,19 +205,22 @@ def main(argv=None):
     nn_name, nn_scores = one_nn_baseline(x_train_raw, y_train, x_test_raw, y_test)
     pred_nn, acc_nn = nn_scores[nn_name][1], nn_scores[nn_name][2]
 
-    # 3. the GRU, trained --repeats times with different seeds
-    accuracies, total = [], Timer()
+    # 3. the GRU, trained --repeats times with different seeds; the lowest training loss wins
+    runs, total = [], Timer()
     for r in range(args.repeats):
         seed = args.seed + r
         if r:
             print(f"repeat {r + 1}/{args.repeats} (seed {seed})")
-        m, h, seconds = train(x_train, y_train, x_test, y_test, len(names), args, seed,
-                              verbose=1 if r == 0 else 0)
+        m, h, _ = train(x_train, y_train, len(names), args, seed, verbose=int(r == 0))
         pred = m.predict(x_test, verbose=0).argmax(-1)
-        accuracies.append(float(np.mean(pred == y_test)))
-        print(f"  seed {seed}: held-out accuracy {accuracies[-1]:.3f}")
-        if r == 0:
-            model, pred_rnn, train_seconds = m, pred, seconds
+        runs.append(dict(seed=seed, model=m, pred=pred, loss=float(h.history["loss"][-1]),
+                         accuracy=float(np.mean(pred == y_test))))
+        print(f"  seed {seed}: final training loss {runs[-1]['loss']:.4f}, training accuracy "
+              f"{h.history['accuracy'][-1]:.3f}; held-out accuracy {runs[-1]['accuracy']:.3f}")
+    train_seconds = total.seconds
+    best = min(runs, key=lambda run: run["loss"])                    # chosen without test data
+    model, pred_rnn = best["model"], best["pred"]
+    accuracies = [run["accuracy"] for run in runs]
 
     # 4. the model, the picture, the scores
     model.save(args.out / "model.rnnkit")
@@ -214,14 +229,16 @@ def main(argv=None):
          args.out / "activity.png")
     if args.repeats > 1:
         print(f"held-out accuracy over seeds {args.seed}..{args.seed + args.repeats - 1}: "
-              f"{', '.join(f'{a:.3f}' for a in accuracies)} (mean {np.mean(accuracies):.3f})")
-    report(args.out, NAME, "accuracy", accuracies[0], acc_nn,
+              f"{', '.join(f'{a:.3f}' for a in accuracies)} (mean {np.mean(accuracies):.3f}); "
+              f"kept seed {best['seed']} (lowest training loss)")
+    report(args.out, NAME, "accuracy", best["accuracy"], acc_nn,
            f"1-nearest-neighbour, Euclidean, {nn_name} series", train_seconds=train_seconds,
            data=args.data or f"sktime 1.2.0 wheel ({args.dataset})", dataset=args.dataset,
-           class_names=names, accuracy_per_seed=accuracies,
-           accuracy_mean=float(np.mean(accuracies)),
+           class_names=names, selected_seed=best["seed"], accuracy_per_seed=accuracies,
+           train_loss_per_seed=[run["loss"] for run in runs],
+           accuracy_mean=float(np.mean(accuracies)), repeats=args.repeats,
            baseline_raw=nn_scores["raw"][2], baseline_znorm=nn_scores["z-normalised"][2],
-           all_repeats_seconds=round(total.seconds, 1), epochs=args.epochs, units=args.units,
+           epochs=args.epochs, units=args.units, learning_rate=args.lr, clipnorm=args.clipnorm,
            n_train=len(x_train), n_test=len(x_test))
     return 0
 
