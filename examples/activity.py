@@ -38,9 +38,8 @@ reads it wherever it happens, while 1-NN compares the series point by point, so 
 movement made a little earlier or later looks far away to it.
 
     python examples/activity.py                       # full run: BasicMotions (seconds)
-    python examples/activity.py --dataset gunpoint \
-        --out runs/activity_gunpoint                  # GunPoint (under a minute)
     python examples/activity.py --quick               # a seconds-long smoke run
+    python examples/activity.py --dataset gunpoint --out runs/activity_gunpoint    # < 1 minute
 
 Writes ``activity.png`` (one held-out case per class with the GRU's answer, and the confusion
 matrices of the GRU and of 1-NN), ``model.rnnkit`` and ``metrics.json`` to ``--out``
