@@ -16,20 +16,24 @@ to 48 with 0, masked::
     ids (B, 48) -> Embedding(V, 64, mask_zero=True) -> (B, 48, 64)
         -> Bidirectional(GRU(32), concat) -> (B, 64) -> Dropout(0.5) -> Dense(1, sigmoid)
 
-trained with Adam on binary cross-entropy; the weights of the epoch with the lowest validation
-loss are kept (EarlyStopping, restore_best_weights).
+trained with Adam (learning rate 1e-3) on binary cross-entropy; the weights of the epoch with
+the lowest validation loss are kept (EarlyStopping, restore_best_weights). The learning rate and
+the units were picked on the validation slice among (1e-3, 3e-4) x (32, 64) units.
 
 **Baseline.** Logistic regression on tf-idf word unigrams + bigrams (``rnnkit.bow``: exact
 Newton-CG solution, L2 strength C picked on the same validation slice, then refitted on all the
 training sentences — the baseline sees the validation slice for its final fit, the RNN does not
 train on it).
 
-**Expected.** With 2,400 training sentences a linear model on n-grams is hard to beat: sentiment
-here sits mostly in single words ("great", "bad", "disappointed"), which the linear model weighs
-directly, while the RNN has to learn word vectors from scratch from few examples. The report
-says which won.
+**Result** (full run, seed 0, 2 shared cores): held-out accuracy 0.820 for the RNN against
+0.852 for the logistic regression (0.837 when it is fitted on the RNN's 2,040 sentences only);
+the RNN trained in 11 s (best epoch 3 of 7). The RNN does not beat the baseline. With 2,040 sentences to fit, a linear model on n-grams is hard to beat:
+sentiment here sits mostly in single words ("great", "bad", "disappointed"), which the linear
+model weighs directly, while the RNN learns its word vectors from scratch from few examples and
+overfits within three epochs (training accuracy 0.94, validation 0.81). The right panel of the
+plot shows both models agree on what single words mean.
 
-    python examples/sentiment.py              # full run, about a minute on 2 cores
+    python examples/sentiment.py              # full run, about 15 s on 2 cores
     python examples/sentiment.py --quick      # a seconds-long smoke run
 
 Writes ``model.rnnkit``, ``vocab.json``, ``sentiment.png`` (training curves; what each model
@@ -40,6 +44,7 @@ import _common  # first: pins BLAS to one thread
 
 import collections  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -63,6 +68,7 @@ def parse_args(argv=None):
                        data_help="folder with imdb/amazon_cells/yelp_labelled.txt (default: "
                        "../shared/data/sentiment_labelled_sentences)")
     p.add_argument("--units", type=int, default=None, help="GRU units per direction (32)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam (default: %(default)s)")
     args = _common.finish_args(p, p.parse_args(argv), full_epochs=15, quick_epochs=1)
     args.data = Path(args.data) if args.data else _common.shared_data(
         "sentiment_labelled_sentences")
@@ -103,19 +109,25 @@ def build(vocab_size, units, embed_dim=64):
 def baseline(tokens, labels, fit, val, train, test):
     """tf-idf uni+bigram logistic regression: C on (fit -> val), refit on train.
 
-    Returns (test accuracy, validation accuracy at the chosen C, C, the vectoriser, the model).
+    Returns (test accuracy, validation accuracy at the chosen C, C, the vectoriser, the model,
+    test accuracy of the chosen C fitted on the fitting slice only — the RNN's training data).
     """
-    vec = BagOfNgrams(n_max=2).fit([tokens[i] for i in fit])
-    X_fit, X_val = vec.transform([tokens[i] for i in fit]), vec.transform([tokens[i] for i in val])
-    val_acc = {C: float(np.mean(LogisticRegression(C).fit(X_fit, labels[fit]).predict(X_val)
-                                == labels[val])) for C in C_GRID}
+    def fitted(rows, C):
+        vec = BagOfNgrams(n_max=2).fit([tokens[i] for i in rows])
+        return vec, LogisticRegression(C).fit(vec.transform([tokens[i] for i in rows]),
+                                              labels[rows])
+
+    def accuracy(vec, clf, rows):
+        return float(np.mean(clf.predict(vec.transform([tokens[i] for i in rows]))
+                             == labels[rows]))
+
+    val_acc = {C: accuracy(*fitted(fit, C), val) for C in C_GRID}
     best_C = max(C_GRID, key=lambda C: (val_acc[C], -C))     # ties: the stronger penalty
-    vec = BagOfNgrams(n_max=2).fit([tokens[i] for i in train])
-    clf = LogisticRegression(best_C).fit(vec.transform([tokens[i] for i in train]), labels[train])
-    pred = clf.predict(vec.transform([tokens[i] for i in test]))
     print(f"baseline: C chosen {best_C} (validation accuracy by C: "
           + ", ".join(f"{C:g}: {a:.3f}" for C, a in val_acc.items()) + ")")
-    return float(np.mean(pred == labels[test])), val_acc[best_C], best_C, vec, clf
+    fit_only = accuracy(*fitted(fit, best_C), test)
+    vec, clf = fitted(train, best_C)
+    return accuracy(vec, clf, test), val_acc[best_C], best_C, vec, clf, fit_only
 
 
 def word_scores(model, vocab, vec, clf, counts, n=300):
@@ -179,22 +191,26 @@ def main(argv=None):
     print(f"vocabulary of {len(vocab)} words (from the fitting sentences only)")
 
     model = build(len(vocab), args.units)
-    model.compile(optimizer=rnnkit.optimizers.Adam(3e-3, clipnorm=5.0),
+    model.compile(optimizer=rnnkit.optimizers.Adam(args.lr, clipnorm=5.0),
                   loss="binary_crossentropy", metrics=["accuracy"])
     if not args.quick:
         model.summary()
-    timer = _common.Timer()
+    timer, cpu0 = _common.Timer(), time.process_time()
     stop = EarlyStopping(monitor="val_loss", patience=4, restore_best_weights=True)
     history = model.fit(x[fit], y[fit], batch_size=32, epochs=args.epochs,
                         validation_data=(x[val], y[val]), callbacks=[stop], verbose=1,
                         seed=args.seed)
-    train_seconds = timer.seconds
+    train_seconds, train_cpu = timer.seconds, time.process_time() - cpu0
     rnn_pred = model.predict(x[test], verbose=0)[:, 0] > 0.5
     rnn_test = float(np.mean(rnn_pred == labels[test]))
-    print(f"RNN: best epoch {stop.best_epoch + 1} (lowest validation loss), trained in "
-          f"{train_seconds:.1f} s")
+    print(f"RNN: best epoch {stop.best_epoch + 1} (lowest validation loss, validation accuracy "
+          f"{history.history['val_accuracy'][stop.best_epoch]:.3f}), trained in "
+          f"{train_seconds:.1f} s ({train_cpu:.1f} s CPU)")
 
-    base_test, base_val, best_C, vec, clf = baseline(tokens, labels, fit, val, train, test)
+    base_test, base_val, best_C, vec, clf, base_fit_only = baseline(tokens, labels, fit, val,
+                                                                    train, test)
+    print(f"baseline fitted on the RNN's {len(fit)} sentences only: held-out accuracy "
+          f"{base_fit_only:.4f}")
 
     model.save(args.out / "model.rnnkit")
     vocab.save(args.out / "vocab.json")
@@ -204,9 +220,10 @@ def main(argv=None):
          args.out / "sentiment.png")
     _common.report(args.out, NAME, "accuracy", rnn_test, base_test,
                    "tf-idf unigram+bigram logistic regression", train_seconds=train_seconds,
-                   data=args.data, test_sentences=int(len(test)), fit_sentences=int(len(fit)),
+                   train_cpu_seconds=round(train_cpu, 1), data=args.data,
+                   test_sentences=int(len(test)), fit_sentences=int(len(fit)),
                    val_sentences=int(len(val)), best_epoch=stop.best_epoch + 1,
-                   baseline_C=best_C, vocab_size=len(vocab), units=args.units)
+                   baseline_C=best_C, baseline_fit_slice_only=base_fit_only, vocab_size=len(vocab), units=args.units)
     return 0
 
 

@@ -29,6 +29,7 @@ def test_quick_run(tmp_path):
     assert metrics["baseline"] > 0.6
     assert metrics["baseline_C"] in (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
     assert "baseline: C chosen" in stdout and metrics["train_seconds"] > 0
+    assert 0 <= metrics["baseline_fit_slice_only"] <= 1
     assert_png(out / "sentiment.png")
     model = rnnkit.load_model(out / "model.rnnkit")
     vocab = load_vocab(out / "vocab.json")
