@@ -7,6 +7,7 @@ from rnnkit import Sequential, generation
 from rnnkit.data import CharVocab
 from rnnkit.generation import generate_text, sample_next, stream_text
 from rnnkit.layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
+from rnnkit.layers.streaming import Streamer
 
 P = np.array([0.5, 0.3, 0.15, 0.05])
 N = 200_000
@@ -161,10 +162,10 @@ def test_one_step_scores_equal_full_prefix_scores(float64, name):
         scores, states = generation._run(parts, ids[:, t:t + 1], states)
 
 
-def test_each_new_token_is_one_step_of_each_layer():
+def test_each_new_token_is_one_step_of_each_layer(monkeypatch):
     vocab = CharVocab.from_text(TEXT)
     model = _model([LSTM, GRU], vocab)
-    seen = []
+    seen, stepped = [], []
     for layer in model.layers[1:3]:
         original = layer.forward
 
@@ -172,10 +173,18 @@ def test_each_new_token_is_one_step_of_each_layer():
             seen.append((_name, np.shape(x)[1]))
             return _original(x, *a, **k)
         layer.forward = spy
+    original_step = Streamer.step
+
+    def spy_step(self, x_t):
+        stepped.append((self.layer.name, np.shape(x_t)))
+        return original_step(self, x_t)
+    monkeypatch.setattr(Streamer, "step", spy_step)
     generate_text(model, vocab, "jumps over", 25, seed=0)
-    for layer in model.layers[1:3]:
+    for layer, width in zip(model.layers[1:3], (8, 12)):
         steps = [T for name, T in seen if name == layer.name]
-        assert steps == [10] + [1] * 24          # the prime once, then one step per new token
+        assert steps == [10]                     # the prime once, as a whole sequence
+        streamed = [shape for name, shape in stepped if name == layer.name]
+        assert streamed == [(1, width)] * 24     # then one streamed step per new token
         assert layer.return_state is False       # left as it was
 
 

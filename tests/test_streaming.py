@@ -249,3 +249,53 @@ def test_reference_step_without_numba():
                          env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+# ---- generation steps through streamers ---------------------------------------------------
+def _text_by_layer_forward(model, vocab, prime, length, temperature, top_k, top_p, seed):
+    """Generation as it was before streamers: ``layer.forward`` of one step per new token, the
+    states handed on as ``initial_state`` (``generation._run``), the same sampling."""
+    from rnnkit import generation
+    from rnnkit.random import make_rng
+    parts = generation._char_model_parts(model)
+    rng = make_rng(seed)
+    ids = np.asarray(vocab.encode(prime), dtype=np.int64)[None, :]
+    scores, states = generation._run(parts, ids, [None] * len(parts[1]))
+    out = []
+    for _ in range(length):
+        scores = np.array(scores, dtype=np.float64)
+        scores[list(vocab.special_ids)] = -np.inf
+        out.append(generation.sample_next(scores, temperature, top_k, top_p, rng))
+        scores, states = generation._run(parts, np.array([[out[-1]]]), states)
+    return vocab.decode(out)
+
+
+# The three-layer stack ends in a SimpleRNN with large random weights: its dynamics amplify
+# float32 rounding until a draw flips after 60-100 tokens -- between today's fast and reference
+# whole-sequence kernels too, at the same tokens. Any two float32 summation orders differ there,
+# so that stack is compared in float64, where the same comparison holds for all 120 tokens.
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("cells, dtype", [((LSTM,), "float32"), ((GRU, GRU), "float32"),
+                                          ((SimpleRNN, LSTM), "float32"),
+                                          ((GRU, LSTM, SimpleRNN), "float64")])
+def test_generated_text_is_the_same_as_with_layer_forward(cells, dtype, path, monkeypatch):
+    from rnnkit import Sequential, config
+    from rnnkit.data import CharVocab
+    from rnnkit.generation import generate_text, stream_text
+    from rnnkit.layers import Embedding
+    monkeypatch.setenv("RNNKIT_KERNELS", path)
+    config.set_floatx(dtype)                                   # the conftest fixture resets it
+    text = "the quick brown fox jumps over the lazy dog; pack my box with five dozen jugs"
+    vocab = CharVocab.from_text(text)
+    model = Sequential([Embedding(len(vocab), 8)] + [c(16, return_sequences=True) for c in cells]
+                       + [Dense(len(vocab))])
+    model.build((None, None))
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0, 0.8, w.shape) for w in model.get_weights()])
+    for seed, kw in [(1, {}), (2, {"temperature": 0.7, "top_p": 0.9}), (3, {"top_k": 5})]:
+        opts = dict(temperature=kw.get("temperature", 1.0), top_k=kw.get("top_k"),
+                    top_p=kw.get("top_p"), seed=seed)
+        expected = _text_by_layer_forward(model, vocab, "the fox", 120, **opts)
+        assert len(set(expected)) >= 8                           # a varied sample
+        assert generate_text(model, vocab, "the fox", 120, **opts) == expected
+        assert "".join(stream_text(model, vocab, "the fox", 120, **opts)) == expected

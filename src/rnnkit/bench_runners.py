@@ -128,19 +128,24 @@ def _onnx_runner(cell, shape, x, notes, threads):
 
 
 def _rnnkit_stream(cell, kernels, xs):
-    """One call = len(xs) single steps at batch 1, the state carried from step to step."""
-    layer = _rnnkit_layer(cell, STREAM_UNITS, STREAM_FEATURES, return_sequences=True,
-                          return_state=True)
-    n_states = 2 if cell == "lstm" else 1
-    zero = [np.zeros((1, STREAM_UNITS), np.float32) for _ in range(n_states)]
+    """One call = len(xs) single steps at batch 1 through ``layer.streamer()``, the state
+    carried inside the stream (:mod:`rnnkit.layers.streaming`), reset to zeros per call.
 
-    def stream():
+    The stream picks its step (compiled or NumPy reference) when it is made, so
+    ``RNNKIT_KERNELS`` is set to ``kernels`` here, before :meth:`Streamer.reset`.
+    """
+    layer = _rnnkit_layer(cell, STREAM_UNITS, STREAM_FEATURES)
+    os.environ["RNNKIT_KERNELS"] = kernels
+    stream = layer.streamer(batch_size=1)
+
+    def stream_call():
         os.environ["RNNKIT_KERNELS"] = kernels
-        state = zero
-        for x_t in xs:                                        # x_t: (1, I)
-            _, *state = layer.forward(x_t[:, None], initial_state=state)
+        stream.reset()                                        # zeros; the same step as above
+        step = stream.step
+        for x_t in xs:                                        # x_t: (1, I) -> h_t (1, H)
+            step(x_t)
 
-    return stream
+    return stream_call
 
 
 def _torch_stream(torch, cell, xs):

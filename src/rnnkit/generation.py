@@ -1,12 +1,16 @@
 """Sampling the next token, and text generation that carries each recurrent layer's state.
 
 A character model ``Embedding -> LSTM/GRU/SimpleRNN (return_sequences=True) ... -> Dense(V)``
-reads the prime once; after that each new character costs one step of each layer, because the
-final states of the previous call are handed to the next as ``initial_state``::
+reads the prime once as a whole sequence; after that each new character costs one step of each
+layer, through a :class:`~rnnkit.layers.streaming.Streamer` per recurrent layer that starts
+from the prime's final states (the same compiled single step as ``layer.streamer()``)::
 
-    states = run(prime)                              # (1, P) ids, once
+    states = run(prime)                              # (1, P) ids, once, layer.forward
+    streams = [layer.streamer(1, s) for ...]         # one per recurrent layer
     repeat:  id = sample_next(logits)                # (V,) -> int
-             logits, states = run([[id]], states)    # one step: O(1) per token
+             x = embedding(id)                       # (1, D)
+             x = stream.step(x) for each stream      # (1, H): one step, O(1) per token
+             logits = dense(x)                       # (V,)
 
 This gives the same numbers as re-running the whole prefix every step (a test checks it for
 LSTM, GRU and SimpleRNN stacks) at a fraction of the cost.
@@ -153,6 +157,15 @@ def _run(parts, ids, states):
     return scores[0], new_states
 
 
+def _step(parts, streams, token):
+    """One new token through the stack: embedding, one step of each stream, dense -> (V,)."""
+    embedding, _, dense = parts
+    x = embedding.forward(np.array([[token]]))[:, 0]          # (1, D)
+    for stream in streams:
+        x = stream.step(x)                                    # (1, H)
+    return dense.forward(x)[0]                                # (V,)
+
+
 def _generate_ids(model, vocab, prime, length, temperature, top_k, top_p, seed):
     """Yield None once the arguments are checked and the prime is read, then the new ids."""
     _check_options(temperature, top_k, top_p)
@@ -172,13 +185,17 @@ def _generate_ids(model, vocab, prime, length, temperature, top_k, top_p, seed):
     ids = np.asarray(vocab.encode(prime), dtype=np.int64)[None, :]   # (1, P)
     scores, states = _run(parts, ids, [None] * len(parts[1]))
     yield None                                                # ready: checks passed, prime read
+    streams = None
     for step in range(length):
         scores = np.array(scores, dtype=np.float64)
         scores[banned] = -np.inf if from_logits else 0.0
         next_id = sample_next(scores, temperature, top_k, top_p, rng, from_logits)
         yield next_id
-        if step + 1 < length:                                 # x_t (1, 1): one step per token
-            scores, states = _run(parts, np.array([[next_id]]), states)
+        if step + 1 < length:                                 # one step of each layer per token
+            if streams is None:
+                streams = [layer.streamer(1, initial_state=s)
+                           for layer, s in zip(parts[1], states)]
+            scores = _step(parts, streams, next_id)
 
 
 def stream_text(model, vocab, prime, length, temperature=1.0, top_k=None, top_p=None, seed=None):
