@@ -16,7 +16,7 @@ scikit-learn); without it ``load_digit_captions`` raises MissingDataError saying
 
 import numpy as np
 
-from .sources import MissingDataError
+from .sources import MissingDataError, require_package  # noqa: F401  (documented)
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -39,12 +39,9 @@ def load_digit_captions():
     Raises:
         MissingDataError (one line: what to install) when scikit-learn is not installed.
     """
-    try:        # not sources.require_package: its hint would say `pip install sklearn`
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise MissingDataError("the digit images come from scikit-learn, which is not "
-                               "installed: pip install 'rnnkit[captioning]' (or pip install "
-                               "scikit-learn)") from None
+    sklearn_datasets = require_package("sklearn.datasets", "captioning", "digit images",
+                                       pip_name="scikit-learn")
+    load_digits = sklearn_datasets.load_digits
     bunch = load_digits()
     images = (np.asarray(bunch.data, dtype=np.float32) / 16.0).reshape(len(bunch.data), 64)
     labels = np.asarray(bunch.target, dtype=np.int64)

