@@ -131,13 +131,28 @@ def test_reset(name, path, monkeypatch):
     np.testing.assert_array_equal(stream.states[0], states[0])
     states[0][:] = 0.0
     assert stream.states[0].any()
-    # reset() reads the layer's weights again
+    with pytest.raises(ValueError, match=r"expected state h of shape \(2, 7\), got \(3, 7\)"):
+        stream.reset([np.zeros((3, H))] * len(states))
+    assert stream.states[0].any()                             # a refused reset changes nothing
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("name", ["lstm", "gru", "gru_reset_before", "rnn_relu"])
+def test_weights_are_read_when_made_and_by_reload_weights(name, path, monkeypatch):
+    monkeypatch.setenv("RNNKIT_KERNELS", path)
+    layer = _layer(name)
+    x, _ = _inputs(layer, 2, False)
+    stream = layer.streamer(2)
+    before = stream.step(x[:, 0])
     layer.set_weights([2.0 * w for w in layer.get_weights()])
     stream.reset()
-    h_1 = stream.step(x[:, 0])
+    np.testing.assert_array_equal(stream.step(x[:, 0]), before)   # the weights it was made with
+    stream.reset()
+    stream.reload_weights()
+    after = stream.step(x[:, 0])
     y, *_ = layer.forward(x[:, :1])
-    _assert_close(h_1, y[:, 0], 1e-5)
-    assert np.abs(h_1 - first[:, 0]).max() > 1e-3
+    _assert_close(after, y[:, 0], 1e-5)
+    assert np.abs(after - before).max() > 1e-3
 
 
 def test_step_returns_a_copy_and_streams_are_independent():

@@ -8,6 +8,7 @@
         h_t = stream.step(x_t)                  # (B, H); the state moves on inside the stream
     h, c = stream.states                        # copies of the current states
     stream.reset()                              # zeros again (or reset([h, c]))
+    stream.reload_weights()                     # after the layer's weights changed
 
 Streaming T steps gives what ``layer.forward`` gives over the T-step sequence (return_sequences
 and return_state), to float32 rounding (a test checks every cell and option). The layer itself
@@ -18,8 +19,8 @@ Each step is one compiled call (:mod:`rnnkit.kernels.fast.step`) with preallocat
 the weights packed once as ``[W_ih; W_hh]^T``, or the NumPy reference step
 (:mod:`rnnkit.kernels.step`) when numba is missing, the activations are not the defaults the
 compiled step implements, or ``RNNKIT_KERNELS=reference``. The choice, the packed weights and
-the biases are fixed when the stream is made or reset: after changing the layer's weights, call
-:meth:`Streamer.reset` (or make a new stream).
+the biases are fixed when the stream is made: after changing the layer's weights (training,
+``set_weights``), call :meth:`Streamer.reload_weights` or make a new stream.
 
 Inference only: no dropout, no mask, no gradients. Steps arrive in the order given, so a
 ``go_backwards`` layer is reproduced by streaming its input from the last step to the first.
@@ -33,6 +34,8 @@ Inference only: no dropout, no mask, no gradients. Steps arrive in the order giv
 >>> h_t.shape, [s.shape for s in stream.states]
 ((1, 4), [(1, 4), (1, 4)])
 """
+
+import functools
 
 import numpy as np
 
@@ -92,39 +95,44 @@ class Streamer:
         self.input_dim = int(layer.kernel.shape[0])
         self.units = layer.units
         self._x_shape = (self.batch_size, self.input_dim)
+        self._states = [np.zeros((self.batch_size, self.units), dtype=self.dtype)
+                        for _ in layer.state_names]         # updated in place by every step
+        self.reload_weights()
         self.reset(initial_state)
 
-    # ---- state -----------------------------------------------------------------------------
+    # ---- state and weights -----------------------------------------------------------------
     def reset(self, states=None):
-        """Start a new stream: states to zeros (``None``) or to copies of ``states`` (one
-        (B, H) array per state), and the layer's current weights read again."""
+        """Start a new stream: the states back to zeros (``None``) or set to ``states`` (one
+        (B, H) array per state, copied)."""
         layer, B, H = self.layer, self.batch_size, self.units
         names = layer.state_names
         if states is None:
-            new = [np.zeros((B, H), dtype=self.dtype) for _ in names]
-        else:
-            if not isinstance(states, (list, tuple)):
-                states = [states]
-            if len(states) != len(names):
-                raise ValueError(f"{layer.name}: expected {len(names)} state array(s) "
-                                 f"({', '.join(names)}), got {len(states)}")
-            new = []
-            for name, s in zip(names, states):
-                s = np.asarray(s)
-                if s.shape != (B, H):
-                    raise ValueError(f"{layer.name}: expected state {name} of shape {(B, H)}, "
-                                     f"got {s.shape}")
-                new.append(np.array(s, dtype=self.dtype))             # C-contiguous copy
-        self._states = new
-        self._prepare()
+            for s in self._states:
+                s.fill(0.0)
+            return
+        if not isinstance(states, (list, tuple)):
+            states = [states]
+        if len(states) != len(names):
+            raise ValueError(f"{layer.name}: expected {len(names)} state array(s) "
+                             f"({', '.join(names)}), got {len(states)}")
+        checked = []
+        for name, s in zip(names, states):
+            s = np.asarray(s)
+            if s.shape != (B, H):
+                raise ValueError(f"{layer.name}: expected state {name} of shape {(B, H)}, "
+                                 f"got {s.shape}")
+            checked.append(s)
+        for own, s in zip(self._states, checked):
+            own[...] = s
 
     @property
     def states(self):
         """Copies of the current states, [h] or [h, c] for LSTM, each (B, H)."""
         return [s.copy() for s in self._states]
 
-    def _prepare(self):
-        """Read the weights; pick the step; allocate the buffers of the compiled step."""
+    def reload_weights(self):
+        """Read the layer's weights again (after training or ``set_weights``) and choose the
+        step again (``RNNKIT_KERNELS``); the states are kept."""
         layer, dt = self.layer, self.dtype
         B, I, H = self.batch_size, self.input_dim, self.units
         G = layer.n_gates * H
@@ -142,15 +150,23 @@ class Streamer:
             self._W_ih, self._W_hh, self._b_ih, self._b_hh = W_ih, W_hh, b_ih, b_hh
             self._run = getattr(self, f"_{self.cell}_reference")
             return
-        zeros = np.zeros(G, dtype=dt)
-        self._WT = fast.pack(W_ih, W_hh)                             # (G, I+H)
-        self._b_ih = zeros if b_ih is None else b_ih
-        self._b_hh = zeros.copy() if b_hh is None else b_hh
-        self._u = np.empty((B, I + H), dtype=dt)                      # [x_t, h_prev]
-        self._z = np.empty((B, G), dtype=dt)                          # gate pre-activations
-        self._zh = np.empty((B, H), dtype=dt)                         # GRU: h_prev @ U_h
-        self._fast = fast
-        self._run = getattr(self, f"_{self.cell}_fast")
+        # the compiled step with everything but x_t bound once: one call per step
+        WT = fast.pack(W_ih, W_hh)                                   # (G, I+H)
+        b_ih = np.zeros(G, dtype=dt) if b_ih is None else b_ih
+        b_hh = np.zeros(G, dtype=dt) if b_hh is None else b_hh
+        u = np.empty((B, I + H), dtype=dt)                            # [x_t, h_prev]
+        z = np.empty((B, G), dtype=dt)                                # gate pre-activations
+        if self.cell == "lstm":
+            h, c = self._states
+            self._run = functools.partial(fast.lstm_step, h, c, WT, b_ih, u, z)
+        elif self.cell == "gru":
+            zh = np.empty((B, H), dtype=dt)                           # h_prev @ U_h
+            self._run = functools.partial(fast.gru_step, self._states[0], WT, b_ih, b_hh,
+                                          layer.reset_after, u, z, zh)
+        else:
+            relu = layer.activation.name == "relu"
+            self._run = functools.partial(fast.simple_rnn_step, self._states[0], WT, b_ih, relu,
+                                          u, z)
 
     # ---- one step ----------------------------------------------------------------------------
     def step(self, x_t):
@@ -165,7 +181,7 @@ class Streamer:
         if not (type(x_t) is np.ndarray and x_t.dtype == self.dtype  # noqa: E721 - fast check
                 and x_t.shape == self._x_shape and x_t.flags.c_contiguous):
             x_t = self._coerce(x_t)
-        self._run(x_t)
+        self._run(x_t)                            # updates the states in place
         return self._states[0].copy()
 
     def _coerce(self, x_t):
@@ -178,33 +194,23 @@ class Streamer:
                              f"{self._x_shape} (batch, features), got {x.shape}")
         return np.ascontiguousarray(x, dtype=self.dtype)
 
-    def _lstm_fast(self, x):
-        h, c = self._states
-        self._fast.lstm_step(x, h, c, self._WT, self._b_ih, self._u, self._z)
-
-    def _gru_fast(self, x):
-        self._fast.gru_step(x, self._states[0], self._WT, self._b_ih, self._b_hh,
-                            self.layer.reset_after, self._u, self._z, self._zh)
-
-    def _simple_rnn_fast(self, x):
-        relu = self.layer.activation.name == "relu"
-        self._fast.simple_rnn_step(x, self._states[0], self._WT, self._b_ih, relu, self._u,
-                                   self._z)
-
+    # the reference steps return new arrays; they are copied into the state buffers
     def _lstm_reference(self, x):
-        h, c = ref_step.lstm_step(x, *self._states, self._W_ih, self._W_hh, self._b_ih,
-                                  self.layer.activation, self.layer.recurrent_activation)
-        self._states = [h, c]
+        h, c = self._states
+        h[...], c[...] = ref_step.lstm_step(x, h, c, self._W_ih, self._W_hh, self._b_ih,
+                                            self.layer.activation,
+                                            self.layer.recurrent_activation)
 
     def _gru_reference(self, x):
-        h = ref_step.gru_step(x, self._states[0], self._W_ih, self._W_hh, self._b_ih,
-                              self._b_hh, self.layer.reset_after, self.layer.activation,
-                              self.layer.recurrent_activation)
-        self._states = [h]
+        h = self._states[0]
+        h[...] = ref_step.gru_step(x, h, self._W_ih, self._W_hh, self._b_ih, self._b_hh,
+                                   self.layer.reset_after, self.layer.activation,
+                                   self.layer.recurrent_activation)
 
     def _simple_rnn_reference(self, x):
-        self._states = [ref_step.simple_rnn_step(x, self._states[0], self._W_ih, self._W_hh,
-                                                 self._b_ih, self.layer.activation)]
+        h = self._states[0]
+        h[...] = ref_step.simple_rnn_step(x, h, self._W_ih, self._W_hh, self._b_ih,
+                                          self.layer.activation)
 
     def __repr__(self):
         return (f"<Streamer of {self.layer.name}: batch {self.batch_size}, "

@@ -26,7 +26,8 @@ Per step, for each batch row ``b`` (``u_b = [x_b, h_b]``, sums over k)::
                h_b = hh + z * (h_b - hh)                          (= z h_prev + (1 - z) hh)
     SimpleRNN  h_b = act(sum_k WT[j, k] u_b[k] + b_j)             act = tanh or relu
 
-States are updated in place. Every function takes its scratch buffers as arguments.
+States are updated in place. Every function takes its scratch buffers as arguments and the
+input ``x`` last, so that a stream binds everything else once (``functools.partial``).
 """
 
 import numpy as np
@@ -94,8 +95,8 @@ def _load(u, x, h):
 
 
 @njit(**_JIT)
-def lstm_step(x, h, c, WT, bias, u, z):
-    """One LSTM step in place: x (B, I), h and c (B, H) updated, WT (4H, I+H), bias (4H,),
+def lstm_step(h, c, WT, bias, u, z, x):
+    """One LSTM step in place: h and c (B, H) updated, x (B, I), WT (4H, I+H), bias (4H,),
     scratch u (B, I+H) and z (B, 4H)."""
     B, I = x.shape
     H = h.shape[1]
@@ -116,8 +117,8 @@ def lstm_step(x, h, c, WT, bias, u, z):
 
 
 @njit(**_JIT)
-def gru_step(x, h, WT, b_ih, b_hh, reset_after, u, zx, zh):
-    """One GRU step in place: x (B, I), h (B, H) updated, WT (3H, I+H), b_ih and b_hh (3H,)
+def gru_step(h, WT, b_ih, b_hh, reset_after, u, zx, zh, x):
+    """One GRU step in place: h (B, H) updated, x (B, I), WT (3H, I+H), b_ih and b_hh (3H,)
     (b_hh zeros with reset_after=False), scratch u (B, I+H), zx (B, 3H) and zh (B, H)."""
     B, I = x.shape
     H = h.shape[1]
@@ -154,8 +155,8 @@ def gru_step(x, h, WT, b_ih, b_hh, reset_after, u, zx, zh):
 
 
 @njit(**_JIT)
-def simple_rnn_step(x, h, WT, bias, relu, u, a):
-    """One SimpleRNN step in place: x (B, I), h (B, H) updated, WT (H, I+H), bias (H,),
+def simple_rnn_step(h, WT, bias, relu, u, a, x):
+    """One SimpleRNN step in place: h (B, H) updated, x (B, I), WT (H, I+H), bias (H,),
     ``relu`` False for tanh, scratch u (B, I+H) and a (B, H)."""
     B, I = x.shape
     H = h.shape[1]
