@@ -14,9 +14,10 @@ For each cell and shape (batch, time, features, units), float32:
   grad);
 * inference: forward only (torch under ``inference_mode``; onnxruntime running the same rnnkit
   layer exported by ``rnnkit.io.onnx_export``, when onnx and onnxruntime are installed);
-* streaming: one step at a time at batch 1, units 128 (rnnkit ``layer.forward(x_t[:, None],
-  initial_state=state)`` per step, the state carried; torch ``nn.LSTMCell`` / ``GRUCell`` /
-  ``RNNCell`` per step under ``inference_mode``), in microseconds per step;
+* streaming: one step at a time at batch 1, units 128 (rnnkit ``stream.step(x_t)`` of
+  ``layer.streamer()``, :mod:`rnnkit.layers.streaming`, the state carried in the stream; torch
+  ``nn.LSTMCell`` / ``GRUCell`` / ``RNNCell`` per step under ``inference_mode``), in
+  microseconds per step;
 * training FLOP rate: the useful FLOPs of the training step (its matrix products only,
   :func:`rnnkit.bench_runners.train_flops`: 3·2·B·T·(I+H)·G·H with G gates) divided by its
   median time, in GFLOP/s and in % of the GEMM peak measured at the start of the same run (a

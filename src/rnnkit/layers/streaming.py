@@ -91,7 +91,7 @@ class Streamer:
                              f"got {batch_size!r}")
         self.layer = layer
         self.batch_size = int(batch_size)
-        self.dtype = np.dtype(layer.dtype)
+        self.dtype = np.dtype(layer.kernel.value.dtype)          # the weights decide
         self.input_dim = int(layer.kernel.shape[0])
         self.units = layer.units
         self._x_shape = (self.batch_size, self.input_dim)
