@@ -16,12 +16,13 @@ from .masking import Masking
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .repeat_vector import RepeatVector
 from .simple_rnn import SimpleRNN
+from .streaming import Streamer
 from .time_distributed import TimeDistributed
 from .weight import Weight
 
 __all__ = [
     "Activation", "AdditiveAttention", "Add", "Attention", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
     "Embedding", "Flatten", "GRU", "Input", "InputLayer", "LSTM", "Layer", "Masking", "Maximum",
-    "Minimum", "Multiply", "RepeatVector", "SimpleRNN", "Subtract", "TimeDistributed", "Weight",
-    "clear_session",
+    "Minimum", "Multiply", "RepeatVector", "SimpleRNN", "Streamer", "Subtract", "TimeDistributed",
+    "Weight", "clear_session",
 ]
