@@ -132,15 +132,14 @@ def _rnnkit_stream(cell, kernels, xs):
     carried inside the stream (:mod:`rnnkit.layers.streaming`), reset to zeros per call.
 
     The stream picks its step (compiled or NumPy reference) when it is made, so
-    ``RNNKIT_KERNELS`` is set to ``kernels`` here, before :meth:`Streamer.reset`.
+    ``RNNKIT_KERNELS`` is set to ``kernels`` here, before ``layer.streamer()``.
     """
     layer = _rnnkit_layer(cell, STREAM_UNITS, STREAM_FEATURES)
     os.environ["RNNKIT_KERNELS"] = kernels
     stream = layer.streamer(batch_size=1)
 
     def stream_call():
-        os.environ["RNNKIT_KERNELS"] = kernels
-        stream.reset()                                        # zeros; the same step as above
+        stream.reset()                                        # states back to zeros
         step = stream.step
         for x_t in xs:                                        # x_t: (1, I) -> h_t (1, H)
             step(x_t)
