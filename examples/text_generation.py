@@ -11,12 +11,15 @@ instead, e.g. ``../shared/data/tinyshakespeare.txt`` (1.1 MB, 65 distinct charac
 **Model.** The training engine is ``rnnkit.textlm.train_text`` (what ``rnnkit train-text``
 runs), called as it is: Embedding(V, 32) -> LSTM(units, return_sequences, stateful) ->
 Dense(V) logits, trained with truncated BPTT over ``batch`` parallel streams cut into windows
-of ``seq_len`` characters; ids (B, T) -> logits (B, T, V).
+of ``seq_len`` characters; ids (B, T) -> logits (B, T, V). Full run: 256 units, dropout 0.2
+(without it the held-out loss stalled at 2.32 bits/char from epoch 5 while the training loss
+kept falling), Adam 0.006 (beat 0.004 over the first epochs), 8 epochs.
 
 **Metric.** Held-out bits per character, measured here on exactly the characters that
 train-text's validation loss covers: the held-out tail cut into the same streams and windows,
 each stream's state carried from window to window from zeros, as ``fit`` validates. The model
-scored is the one ``model.rnnkit`` holds (the epoch with the lowest validation loss).
+scored is the one ``model.rnnkit`` holds (the epoch with the lowest validation loss, so the
+epoch is picked on these characters: slightly optimistic).
 
 **Baseline.** An interpolated Kneser-Ney character n-gram (``rnnkit.ngram``): its order is
 chosen on the tail of the *training* text (fitted on the rest), then it is refitted on all the
@@ -24,7 +27,13 @@ training text and scored on the same held-out characters, each with its n-1 prec
 characters as context (at a held-out stream's first characters the n-gram still sees the
 characters before it; the RNN starts there from a zero state — a handful of characters).
 
-    python examples/text_generation.py --data ../shared/data/tinyshakespeare.txt   # ~5 min
+**Result** (tinyshakespeare, seed 0, 2 shared cores): held-out 2.311 bits/char for the LSTM
+(best epoch 7 of 8), 2.311 for the 6-gram (2.3107 vs 2.3113): a tie, not a win. Training took
+335 s (359 s CPU). The n-gram is a strong baseline at this scale: 1 MB of text and a CPU budget
+of minutes, where character RNNs are usually trained for hours, with more units and layers.
+The samples show what the LSTM did learn: speaker names in capitals, verse lines, words.
+
+    python examples/text_generation.py --data ../shared/data/tinyshakespeare.txt   # ~6 min
     python examples/text_generation.py                 # the stdlib corpus
     python examples/text_generation.py --quick         # a seconds-long smoke run
 
@@ -37,6 +46,7 @@ import sys
 import _common  # first: pins BLAS to one thread
 
 import math  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -63,15 +73,21 @@ def parse_args(argv=None):
     p.add_argument("--units", type=int, default=None, help="default 256; 32 with --quick")
     p.add_argument("--seq-len", type=int, default=None, help="BPTT window (default 100)")
     p.add_argument("--batch", type=int, default=None, help="parallel streams (default 32)")
-    p.add_argument("--lr", type=float, default=0.004, help="Adam (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=0.006, help="Adam (default: %(default)s)")
+    p.add_argument("--dropout", type=float, default=None,
+                   help="input dropout of the LSTM and before the softmax (default 0.2; 0 with "
+                   "--quick)")
     p.add_argument("--sample-length", type=int, default=600, help="default: %(default)s")
-    args = _common.finish_args(p, p.parse_args(argv), full_epochs=3, quick_epochs=1)
+    args = _common.finish_args(p, p.parse_args(argv), full_epochs=8, quick_epochs=1)
     args.units = args.units or (32 if args.quick else 256)
+    args.dropout = args.dropout if args.dropout is not None else (0.0 if args.quick else 0.2)
     args.seq_len = args.seq_len or (50 if args.quick else 100)
     args.batch = args.batch or (16 if args.quick else 32)
     for name in ("units", "seq_len", "batch", "sample_length"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if not 0 <= args.dropout < 1:
+        p.error("--dropout must be in [0, 1)")
     return args
 
 
@@ -141,7 +157,6 @@ def plot(history, ngram_bits, ngram_name, path):
 
 def main(argv=None):
     args = parse_args(argv)
-    timer = _common.Timer()
     try:
         text, source = load_text(args)
     except ValueError as e:                      # not text, not UTF-8, empty
@@ -149,12 +164,15 @@ def main(argv=None):
         return 1
     cfg = TextLMConfig(cell=args.cell, units=args.units, seq_len=args.seq_len,
                        batch_size=args.batch, epochs=args.epochs, learning_rate=args.lr,
+                       dropout=args.dropout,
                        seed=args.seed, sample_length=100 if args.quick else 200)
     print(f"data: {source}, {len(text):,} characters")
 
     # 1. the RNN, trained by rnnkit's own train-text engine (progress bar, a sample per epoch)
+    timer, cpu0 = _common.Timer(), time.process_time()
     state = train_text(text, str(args.out), cfg, verbose=1)
-    train_seconds = timer.seconds
+    train_seconds, train_cpu = timer.seconds, time.process_time() - cpu0
+    print(f"training took {train_seconds:.1f} s ({train_cpu:.1f} s CPU)")
 
     # 2. both models on the same held-out characters
     vocab = CharVocab.load(args.out / "vocab.json")
@@ -178,10 +196,15 @@ def main(argv=None):
     (args.out / "sample.txt").write_text(sample + "\n", encoding="utf-8")
     plot(state["history"], ngram_bits, ngram_name, args.out / "bits_per_char.png")
     best = min(state["history"], key=lambda h: h["val_loss"])
+    if abs(rnn_bits - ngram_bits) < 0.01:
+        print(f"(a tie: the two differ by {abs(rnn_bits - ngram_bits):.4f} bits per character, "
+              "under 0.01)")
     _common.report(args.out, NAME, "bits per char", rnn_bits, ngram_bits, ngram_name,
-                   higher_is_better=False, train_seconds=train_seconds, data=source,
+                   higher_is_better=False, train_seconds=train_seconds,
+                   train_cpu_seconds=round(train_cpu, 1), data=source,
                    heldout_chars=int(y_pos.size), train_chars=int(cut), vocab_size=len(vocab),
-                   cell=cfg.cell, units=cfg.units, epochs=cfg.epochs, best_epoch=best["epoch"],
+                   cell=cfg.cell, units=cfg.units, epochs=cfg.epochs, dropout=cfg.dropout,
+                   best_epoch=best["epoch"],
                    ngram_order=order,
                    ngram_train_tail_bits={str(k): round(v, 4) for k, v in dev_bits.items()})
     return 0

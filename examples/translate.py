@@ -31,7 +31,14 @@ against all its references: exact match (equal to one of them), character accura
 (1 - edit distance / reference length, clipped at 0, best reference) and corpus BLEU-4 (up to
 4-grams, brevity penalty from the closest reference length). All three compare normalised text:
 lower case, words and punctuation separated by single spaces. The baseline copies the English
-input as the output.
+input as the output. The headline number (``metrics.json``, see ``examples/_common.py``) is the
+beam-search BLEU beside the copy-input baseline's; all three scores of greedy, beam and copy are
+kept there too. ``model.rnnkit``, the two vocabularies and ``training.png`` go to ``--out``
+(default ``runs/translate``).
+
+The full run (defaults, seed 0, 2 shared cores): beam-search BLEU 23.8, exact match 12.3 %,
+character accuracy 51.1 % on 260 held-out English sentences, against 0.0, 0.0 % and 32.6 % for
+copying the input; training took 242 s (25 epochs).
 
     python examples/translate.py                 # full run, about 5 minutes on 2 cores
     python examples/translate.py --quick         # a seconds-long smoke run
@@ -381,7 +388,8 @@ def main(argv=None):
     print(f"wrote {args.out / 'model.rnnkit'} and the two vocabularies")
     plot(history.history, args.out / "training.png")
     _common.report(args.out, "translate", "BLEU", table["beam"]["bleu"], table["copy"]["bleu"],
-                   "copy-input", train_seconds=train_time, data=args.data, level=args.level,
+                   "copy-input", train_seconds=train_time,
+                   train_cpu_seconds=round(train_cpu, 1), data=args.data, level=args.level,
                    epochs=args.epochs, units=args.units, heldout_sentences=len(sources),
                    heldout_references=len(held), beam_width=args.beam_width,
                    scores={k: {m: round(v, 4) for m, v in d.items()} for k, d in table.items()})
