@@ -12,8 +12,10 @@ For each cell and shape (batch, time, features, units), float32:
 * training step: forward + BPTT including the input gradient (rnnkit ``layer.forward(x,
   training=True)`` + ``layer.backward(dy)``; torch ``out.backward(dy)`` with ``x`` requiring
   grad);
-* inference: forward only (torch under ``inference_mode``; onnxruntime running the same rnnkit
-  layer exported by ``rnnkit.io.onnx_export``, when onnx and onnxruntime are installed);
+* inference: forward only (rnnkit ``layer.forward(x)`` under
+  :func:`rnnkit.grad_mode.inference_mode`, which keeps no cache; torch under
+  ``inference_mode``; onnxruntime running the same rnnkit layer exported by
+  ``rnnkit.io.onnx_export``, when onnx and onnxruntime are installed);
 * streaming: one step at a time at batch 1, units 128 (rnnkit ``stream.step(x_t)`` of
   ``layer.streamer()``, :mod:`rnnkit.layers.streaming`, the state carried in the stream; torch
   ``nn.LSTMCell`` / ``GRUCell`` / ``RNNCell`` per step under ``inference_mode``), in

@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 
+from .grad_mode import inference_mode
+
 CELLS = {"lstm": ("lstm", "LSTM"), "gru": ("gru", "GRU"), "rnn": ("simple_rnn", "SimpleRNN")}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 STREAM_FEATURES, STREAM_UNITS = 64, 128
@@ -68,7 +70,8 @@ def _rnnkit_runner(cell, shape, kernels, x, dy):
 
     def infer():
         os.environ["RNNKIT_KERNELS"] = kernels
-        layer.forward(x)
+        with inference_mode():                 # as torch's: no backward follows
+            layer.forward(x)
 
     return train, infer
 

@@ -1,7 +1,9 @@
 """Which kernel runs a recurrence: the compiled fast path or the NumPy reference.
 
 ``kernels_for(cell, layer, dtype)`` returns the ``(forward, backward)`` pair for one call of a
-layer. The fast kernels (:mod:`rnnkit.kernels.fast`, Numba) are used when
+layer; ``inference_kernel_for`` the forward-only fast kernel (or None) used under
+:func:`rnnkit.grad_mode.inference_mode`. The fast kernels (:mod:`rnnkit.kernels.fast`, Numba)
+are used when
 
 * the environment variable ``RNNKIT_KERNELS`` is not ``"reference"`` (it is read at every call,
   so tests and users can switch at run time; ``"fast"`` makes a missing numba an error instead
@@ -52,9 +54,10 @@ def _load_fast():
                 raise ImportError("numpy's bundled OpenBLAS (64-bit cblas_?gemm) was not found")
             from .fast import gru, lstm, simple_rnn
             _fast = {
-                "lstm": (lstm.lstm_forward, lstm.lstm_backward),
-                "gru": (gru.gru_forward, gru.gru_backward),
-                "simple_rnn": (simple_rnn.simple_rnn_forward, simple_rnn.simple_rnn_backward),
+                "lstm": (lstm.lstm_forward, lstm.lstm_backward, lstm.lstm_infer),
+                "gru": (gru.gru_forward, gru.gru_backward, gru.gru_infer),
+                "simple_rnn": (simple_rnn.simple_rnn_forward, simple_rnn.simple_rnn_backward,
+                               simple_rnn.simple_rnn_infer),
             }
         except Exception as e:  # noqa: BLE001 - numba missing or unusable: reference only
             _fast = e if isinstance(e, ImportError) else \
@@ -79,14 +82,28 @@ def supports_fast(cell, layer, dtype):
     return rec_acts is None or layer.recurrent_activation.name in rec_acts
 
 
-def kernels_for(cell, layer=None, dtype=np.float32):
-    """The ``(forward, backward)`` kernel pair for ``cell`` ("lstm", "gru", "simple_rnn")."""
+def _fast_for(cell, layer, dtype):
+    """The fast modules' kernels for ``cell`` when they apply here, else None."""
     m = mode()
     if m == "reference" or not supports_fast(cell, layer, dtype):
-        return _REFERENCE[cell]
+        return None
     fast = _load_fast()
     if isinstance(fast, ImportError):
         if m == "fast":
             raise ImportError(f"RNNKIT_KERNELS=fast, but the fast kernels cannot run: {fast}")
-        return _REFERENCE[cell]
+        return None
     return fast[cell]
+
+
+def kernels_for(cell, layer=None, dtype=np.float32):
+    """The ``(forward, backward)`` kernel pair for ``cell`` ("lstm", "gru", "simple_rnn")."""
+    fast = _fast_for(cell, layer, dtype)
+    return _REFERENCE[cell] if fast is None else fast[:2]
+
+
+def inference_kernel_for(cell, layer=None, dtype=np.float32):
+    """The fast forward-only kernel for ``cell`` (e.g. :func:`rnnkit.kernels.fast.lstm.
+    lstm_infer`: no cache, output written batch-first), or None where the fast path does not
+    apply: the layer then runs the cached forward and drops the cache."""
+    fast = _fast_for(cell, layer, dtype)
+    return None if fast is None else fast[2]

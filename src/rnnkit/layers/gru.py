@@ -23,7 +23,7 @@ transposed weights (see :mod:`rnnkit.io.torch_layout`). The recurrence and its B
 """
 
 from .. import activations
-from ..kernels.dispatch import kernels_for
+from ..kernels.dispatch import inference_kernel_for, kernels_for
 from .recurrent import Recurrent
 
 
@@ -80,6 +80,14 @@ class GRU(Recurrent):
             rec_dropout, self.reset_after, self.activation, self.recurrent_activation,
         )
         return h_seq, [h_T], (gru_backward, cache)
+
+    def _kernel_infer(self, xw, states0, mask, out, bias):
+        gru_infer = inference_kernel_for("gru", self, xw.dtype)
+        if gru_infer is None:
+            return super()._kernel_infer(xw, states0, mask, out, bias)
+        h_T = gru_infer(xw, self.recurrent_kernel.value, self._recurrent_bias(), states0[0],
+                        mask, self.reset_after, out, self.zero_output_for_mask, bias)
+        return [h_T]
 
     def _kernel_backward(self, dh_seq, d_states, cache):
         gru_backward, cache = cache

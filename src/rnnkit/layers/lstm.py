@@ -25,7 +25,7 @@ by :mod:`rnnkit.kernels.dispatch`.
 import numpy as np
 
 from .. import activations, initializers
-from ..kernels.dispatch import kernels_for
+from ..kernels.dispatch import inference_kernel_for, kernels_for
 from .recurrent import Recurrent
 
 
@@ -79,6 +79,14 @@ class LSTM(Recurrent):
             self.activation, self.recurrent_activation,
         )
         return h_seq, [h_T, c_T], (lstm_backward, cache)
+
+    def _kernel_infer(self, xw, states0, mask, out, bias):
+        lstm_infer = inference_kernel_for("lstm", self, xw.dtype)
+        if lstm_infer is None:
+            return super()._kernel_infer(xw, states0, mask, out, bias)
+        h_T, c_T = lstm_infer(xw, self.recurrent_kernel.value, states0[0], states0[1], mask,
+                              out, self.zero_output_for_mask, bias)
+        return [h_T, c_T]
 
     def _kernel_backward(self, dh_seq, d_states, cache):
         lstm_backward, cache = cache

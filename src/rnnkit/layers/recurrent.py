@@ -17,6 +17,13 @@ kernel (I, G*H), recurrent_kernel (H, G*H) and the bias), ``_input_bias()``,
 ``_kernel_forward(xw, states0, mask, rec_dropout)`` and ``_kernel_backward(dh_seq, d_states,
 cache)`` which adds the recurrent weight gradients and returns ``(dxw, d_states0)``.
 
+Under :func:`rnnkit.grad_mode.inference_mode` (``Model.predict``; no backward will follow)
+``forward`` calls ``_kernel_infer(xw, states0, mask, out, bias)`` instead: a forward-only kernel
+that keeps no cache, adds the input bias inside its loop and writes the output sequence
+batch-first straight into ``out`` (B, T, H) (None without ``return_sequences``). The default
+below runs ``_kernel_forward`` and copies; LSTM, GRU and SimpleRNN override it with the
+forward-only kernels (:func:`rnnkit.kernels.dispatch.inference_kernel_for`).
+
 Masked steps (``mask[b, t]`` False) carry the state through unchanged; their output is the
 carried state, or zeros with ``zero_output_for_mask=True`` (what Bidirectional uses).
 
@@ -31,8 +38,12 @@ truncated backpropagation through time when a long stream is fed window by windo
 import numpy as np
 
 from .. import activations, initializers
+from ..grad_mode import is_inference_mode
 from ..random import make_rng
 from .base import Layer
+
+
+_NO_CACHE = "no cache: forward ran under inference_mode()"   # self._cache after such a call
 
 
 class Recurrent(Layer):
@@ -235,6 +246,8 @@ class Recurrent(Layer):
         x_in = np.ascontiguousarray(x_in).reshape(T * B, I)
         xw = x_in @ self.kernel.value                       # (T*B, G*H), all steps at once
         b = self._input_bias()
+        if is_inference_mode() and rec_drop is None:       # no backward follows: no cache
+            return self._forward_no_cache(xw.reshape(T, B, -1), b, states0, mask_tm)
         if b is not None:
             xw += b
         xw = xw.reshape(T, B, -1)
@@ -254,6 +267,33 @@ class Recurrent(Layer):
             return [out] + list(states)
         return out
 
+    def _forward_no_cache(self, xw, b, states0, mask_tm):
+        """The rest of ``forward`` under inference_mode: the kernel writes the output."""
+        T, B, _ = xw.shape
+        out = np.empty((B, T, self.units), dtype=xw.dtype) if self.return_sequences else None
+        states = self._kernel_infer(xw, states0, mask_tm, out, b)
+        if self.stateful:
+            self.states = [s.copy() for s in states]
+        self._cache = _NO_CACHE
+        if not self.return_sequences:
+            out = states[0]
+        return [out] + list(states) if self.return_state else out
+
+    def _kernel_infer(self, xw, states0, mask, out, bias):
+        """Forward only: fill ``out`` (B, T, H) when given, return the final states.
+
+        ``xw`` (T, B, G*H) lacks ``bias`` and may be overwritten. This default runs the
+        cached kernel; the cells override it with forward-only kernels.
+        """
+        if bias is not None:
+            xw += bias
+        h_seq, states, _ = self._kernel_forward(xw, states0, mask, None)
+        if out is not None:
+            out[...] = h_seq.transpose(1, 0, 2)
+            if self.zero_output_for_mask and mask is not None:
+                out *= mask.T[:, :, None]
+        return states
+
     def backward(self, dy):
         """BPTT: returns dx (B, T, I), or ``[dx, *d_initial_states]`` when initial_state was given.
 
@@ -262,6 +302,9 @@ class Recurrent(Layer):
         """
         if self._cache is None:
             raise RuntimeError(f"{self.name}: backward() called before forward()")
+        if self._cache is _NO_CACHE:
+            raise RuntimeError(f"{self.name}: the last forward() ran under inference_mode(), "
+                               f"which keeps nothing for backward(); run forward() outside it")
         x_in, in_drop, mask_tm, kcache, (B, T, I), had_state = self._cache
         n = len(self.state_names)
         if self.return_state:

@@ -17,7 +17,7 @@ recurrence and its BPTT are in :mod:`rnnkit.kernels.simple_rnn` (reference) and
 ((2, 5, 4), (2, 4), 32)
 """
 
-from ..kernels.dispatch import kernels_for
+from ..kernels.dispatch import inference_kernel_for, kernels_for
 from .recurrent import Recurrent
 
 
@@ -46,6 +46,14 @@ class SimpleRNN(Recurrent):
             xw, self.recurrent_kernel.value, states0[0], mask, rec_dropout, self.activation,
         )
         return h_seq, [h_T], (simple_rnn_backward, cache)
+
+    def _kernel_infer(self, xw, states0, mask, out, bias):
+        simple_rnn_infer = inference_kernel_for("simple_rnn", self, xw.dtype)
+        if simple_rnn_infer is None:
+            return super()._kernel_infer(xw, states0, mask, out, bias)
+        h_T = simple_rnn_infer(xw, self.recurrent_kernel.value, states0[0], mask,
+                               self.activation, out, self.zero_output_for_mask, bias)
+        return [h_T]
 
     def _kernel_backward(self, dh_seq, d_states, cache):
         simple_rnn_backward, cache = cache

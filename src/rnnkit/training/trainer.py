@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from ..grad_mode import inference_mode
 from ..random import make_rng
 from . import callbacks as callbacks_module
 from .compiled import CompiledMixin
@@ -250,7 +251,8 @@ class TrainingMixin(CompiledMixin):
         for step, idx in enumerate(batches(n, batch_size)):
             if cbs is not None:
                 cbs.on_predict_batch_begin(step)
-            y = self.forward(unwrap(take(xs, idx)), training=False)
+            with inference_mode():                 # no backward follows: layers keep no cache
+                y = self.forward(unwrap(take(xs, idx)), training=False)
             outs.append(y if isinstance(y, list) else [y])
             if cbs is not None:
                 cbs.on_predict_batch_end(step, {"outputs": y})
@@ -283,7 +285,8 @@ class TrainingMixin(CompiledMixin):
     def predict_on_batch(self, x):
         """The outputs of one batch in inference mode."""
         xs, _, _ = self._data(x, None, None, "predict_on_batch")
-        return self.forward(unwrap(xs), training=False)
+        with inference_mode():
+            return self.forward(unwrap(xs), training=False)
 
     @staticmethod
     def _batch_result(logs, return_dict):

@@ -2,7 +2,7 @@
 
 ``lstm``, ``gru`` and ``simple_rnn`` hold one module each: the forward and backward passes as
 single compiled calls over the whole sequence, plus Python wrappers with the reference
-signatures. ``_lowlevel`` binds numpy's own OpenBLAS ``?gemm`` and defines the vectorisable
+signatures, and a forward-only pass without a cache (``*_infer``) for inference. ``_lowlevel`` binds numpy's own OpenBLAS ``?gemm`` and defines the vectorisable
 tanh; ``common`` prepares arguments and splits a batch over threads (``set_num_threads``,
 default the usable cores or ``RNNKIT_NUM_THREADS``).
 

@@ -19,12 +19,17 @@ writes the gate gradients over the activations and returns that buffer as ``dxw`
 serves one backward only (a second call raises). ``dW_hh = H_in^T dxw`` is one product after
 the loop. A batch can be split in row blocks ``[b0, b1)``: the passes touch only their rows, so
 two threads can each run a block (see :func:`rnnkit.kernels.fast.common.run_blocks`).
+
+:func:`lstm_infer` is the forward pass alone, for inference (no backward follows): it keeps
+no cache, adds ``h_prev @ W_hh`` into ``xw``'s own slot (beta = 1), adds the bias inside the
+loop and writes h_t batch-first into the layer's output; a single row per thread uses a
+hand-written product (:func:`rnnkit.kernels.fast._lowlevel.vecmat_add`) instead of BLAS.
 """
 
 import numpy as np
 from numba import njit
 
-from ._lowlevel import SMALL_MNK, gemm_rows, like, sigmoid, tanh
+from ._lowlevel import DOT_ROWS, SMALL_MNK, gemm_rows, like, sigmoid, tanh, vecmat_add
 from .common import Cache, mask_and_rec, matmul_split, run_blocks, trace_buffer
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
@@ -119,6 +124,86 @@ def _backward_pass(dh_seq, WT, c, gates, mask, rec, use_rec, dh, dc, scratch, tr
                 ds = dh_seq[t - 1, b]
                 for j in range(H):
                     dh_b[j] += ds[j]
+
+
+@njit(**_JIT)
+def _infer_pass(z, W, bias, h, c, out, write_out, zero_masked, mask, small, b0, b1):
+    # forward only: z (T, B, 4H) holds xw on entry and is overwritten with the
+    # pre-activations less the bias (4H,); h, c (B, H) are the states, updated in place;
+    # out (B, T, H)
+    T, B, G = z.shape
+    H = G // 4
+    one_row = b1 - b0 <= DOT_ROWS
+    for t in range(T):
+        # z[t, b0:b1] = xw_t + h_prev @ W_hh   (BLAS adds into xw: beta = 1; a hand loop
+        # for a single row)
+        if one_row:
+            vecmat_add(h, W, z[t], b0, b1)
+        else:
+            gemm_rows(b1 - b0, G, H, h, b0 * H, H, W, 0, G, 1.0, z, (t * B + b0) * G, G,
+                      small)
+        for b in range(b0, b1):
+            h_b, c_b = h[b], c[b]
+            keep = mask[t, b]
+            if keep:
+                a = z[t, b]
+                for j in range(G):
+                    a[j] += bias[j]
+                z_i, z_f, z_g, z_o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+                for j in range(H):
+                    cj = sigmoid(z_f[j]) * c_b[j] + sigmoid(z_i[j]) * tanh(z_g[j])
+                    c_b[j] = cj                              # c_t = f * c_prev + i * g
+                    h_b[j] = sigmoid(z_o[j]) * tanh(cj)      # h_t = o * tanh(c_t)
+            if write_out:
+                o_bt = out[b, t]
+                if keep or not zero_masked:
+                    for j in range(H):
+                        o_bt[j] = h_b[j]
+                else:
+                    for j in range(H):
+                        o_bt[j] = 0.0
+
+
+def lstm_infer(xw, W_hh, h0, c0, mask=None, out=None, zero_masked=False, bias=None):
+    """Forward only, keeping nothing for a backward pass: the inference path of the layer.
+
+    Same recurrence as :func:`lstm_forward`, but per step only the pre-activations of that
+    step live in ``xw``'s slot (BLAS adds ``h_prev @ W_hh`` into it, beta = 1) and the states
+    are two (B, H) buffers updated in place: no (T+1, B, H) h and c, no (T, B, 4H) gates.
+
+    Args:
+        xw: (T, B, 4H) input projections, C-contiguous; **overwritten** (scratch).
+        W_hh: (H, 4H) recurrent kernel.
+        h0, c0: (B, H) initial states.
+        mask: optional (T, B) bool; masked steps carry the states through.
+        out: optional (B, T, H) C-contiguous array of xw's dtype that receives h_t
+            batch-first, in processing order (zeros at masked steps with ``zero_masked``).
+        bias: optional (4H,) added to ``xw`` inside the loop (saves a pass over xw).
+
+    Returns:
+        h_T, c_T: (B, H) final states (new arrays).
+    """
+    dtype = xw.dtype
+    T, B, G = xw.shape
+    H = G // 4
+    if not xw.flags.c_contiguous:
+        raise ValueError("lstm_infer: xw must be C-contiguous (it is used as scratch)")
+    W = np.ascontiguousarray(W_hh, dtype=dtype)
+    h = np.array(h0, dtype=dtype)                # (B, H) state buffers, updated in place
+    c = np.array(c0, dtype=dtype)
+    mask = np.ones((T, B), dtype=np.bool_) if mask is None else \
+        np.ascontiguousarray(mask, dtype=np.bool_)
+    bias = np.zeros(G, dtype=dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+    write_out = out is not None
+    out_arg = out if write_out else h.reshape(B, 1, H)
+
+
+    def block(b0, b1):
+        _infer_pass(xw, W, bias, h, c, out_arg, write_out, bool(zero_masked), mask, SMALL_MNK,
+                    b0, b1)
+
+    run_blocks(block, B, H)
+    return h, c
 
 
 def lstm_forward(xw, W_hh, h0, c0, mask=None, rec_dropout=None, activation=None,
