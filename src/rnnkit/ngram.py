@@ -155,11 +155,12 @@ class KneserNeyLM:
         return ids.astype(np.int64)
 
 
-def choose_order(train_ids, vocab_size, orders=range(2, 9), dev_fraction=0.1, print_fn=None):
+def choose_order(train_ids, vocab_size, orders=range(2, 13), dev_fraction=0.1, print_fn=None):
     """The order with the lowest bits per token on the tail of ``train_ids`` (fitted on the rest).
 
     Only training data is used: the tail ``dev_fraction`` is held out from the fit. Returns
-    ``(best_order, {order: bits})``; orders whose codes would overflow are skipped.
+    ``(best_order, {order: bits})``; orders whose codes would overflow an int64 are skipped
+    (with 100 distinct ids, orders above 9).
     """
     train_ids = np.asarray(train_ids)
     cut = int(len(train_ids) * (1 - dev_fraction))
