@@ -81,12 +81,13 @@ class GRU(Recurrent):
         )
         return h_seq, [h_T], (gru_backward, cache)
 
-    def _kernel_infer(self, xw, states0, mask, out, bias):
-        gru_infer = inference_kernel_for("gru", self, xw.dtype)
+    def _kernel_infer(self, x, states0, mask, out):
+        gru_infer = inference_kernel_for("gru", self, x.dtype)
         if gru_infer is None:
-            return super()._kernel_infer(xw, states0, mask, out, bias)
-        h_T = gru_infer(xw, self.recurrent_kernel.value, self._recurrent_bias(), states0[0],
-                        mask, self.reset_after, out, self.zero_output_for_mask, bias)
+            return super()._kernel_infer(x, states0, mask, out)
+        h_T = gru_infer(x, self.kernel.value, self._input_bias(), self.recurrent_kernel.value,
+                        self._recurrent_bias(), states0[0], mask, self.reset_after, out,
+                        self.zero_output_for_mask, self.go_backwards)
         return [h_T]
 
     def _kernel_backward(self, dh_seq, d_states, cache):

@@ -80,12 +80,13 @@ class LSTM(Recurrent):
         )
         return h_seq, [h_T, c_T], (lstm_backward, cache)
 
-    def _kernel_infer(self, xw, states0, mask, out, bias):
-        lstm_infer = inference_kernel_for("lstm", self, xw.dtype)
+    def _kernel_infer(self, x, states0, mask, out):
+        lstm_infer = inference_kernel_for("lstm", self, x.dtype)
         if lstm_infer is None:
-            return super()._kernel_infer(xw, states0, mask, out, bias)
-        h_T, c_T = lstm_infer(xw, self.recurrent_kernel.value, states0[0], states0[1], mask,
-                              out, self.zero_output_for_mask, bias)
+            return super()._kernel_infer(x, states0, mask, out)
+        h_T, c_T = lstm_infer(x, self.kernel.value, self._input_bias(),
+                              self.recurrent_kernel.value, states0[0], states0[1], mask, out,
+                              self.zero_output_for_mask, self.go_backwards)
         return [h_T, c_T]
 
     def _kernel_backward(self, dh_seq, d_states, cache):

@@ -18,11 +18,12 @@ kernel (I, G*H), recurrent_kernel (H, G*H) and the bias), ``_input_bias()``,
 cache)`` which adds the recurrent weight gradients and returns ``(dxw, d_states0)``.
 
 Under :func:`rnnkit.grad_mode.inference_mode` (``Model.predict``; no backward will follow)
-``forward`` calls ``_kernel_infer(xw, states0, mask, out, bias)`` instead: a forward-only kernel
-that keeps no cache, adds the input bias inside its loop and writes the output sequence
-batch-first straight into ``out`` (B, T, H) (None without ``return_sequences``). The default
-below runs ``_kernel_forward`` and copies; LSTM, GRU and SimpleRNN override it with the
-forward-only kernels (:func:`rnnkit.kernels.dispatch.inference_kernel_for`).
+``forward`` calls ``_kernel_infer(x, states0, mask, out)`` instead: a forward-only kernel that
+keeps no cache, does the input projection step by step inside its loop (from the batch-first
+``x``, no transposes) and writes the output sequence batch-first straight into ``out``
+(B, T, H) (None without ``return_sequences``). The default below runs the input projection
+and ``_kernel_forward`` and copies; LSTM, GRU and SimpleRNN override it with the forward-only
+kernels (:func:`rnnkit.kernels.dispatch.inference_kernel_for`).
 
 Masked steps (``mask[b, t]`` False) carry the state through unchanged; their output is the
 carried state, or zeros with ``zero_output_for_mask=True`` (what Bidirectional uses).
@@ -236,6 +237,8 @@ class Recurrent(Layer):
             in_drop = self._dropout_mask((B, I), self.dropout)
         if training and self.recurrent_dropout > 0:
             rec_drop = self._dropout_mask((B, self.units), self.recurrent_dropout)
+        if is_inference_mode() and in_drop is None and rec_drop is None:
+            return self._forward_no_cache(x, mask, states0)    # no backward follows: no cache
 
         x_tm = x.transpose(1, 0, 2)                        # (T, B, I), time-major
         mask_tm = None if mask is None else mask.T         # (T, B)
@@ -246,8 +249,6 @@ class Recurrent(Layer):
         x_in = np.ascontiguousarray(x_in).reshape(T * B, I)
         xw = x_in @ self.kernel.value                       # (T*B, G*H), all steps at once
         b = self._input_bias()
-        if is_inference_mode() and rec_drop is None:       # no backward follows: no cache
-            return self._forward_no_cache(xw.reshape(T, B, -1), b, states0, mask_tm)
         if b is not None:
             xw += b
         xw = xw.reshape(T, B, -1)
@@ -267,11 +268,11 @@ class Recurrent(Layer):
             return [out] + list(states)
         return out
 
-    def _forward_no_cache(self, xw, b, states0, mask_tm):
+    def _forward_no_cache(self, x, mask, states0):
         """The rest of ``forward`` under inference_mode: the kernel writes the output."""
-        T, B, _ = xw.shape
-        out = np.empty((B, T, self.units), dtype=xw.dtype) if self.return_sequences else None
-        states = self._kernel_infer(xw, states0, mask_tm, out, b)
+        B, T, _ = x.shape
+        out = np.empty((B, T, self.units), dtype=x.dtype) if self.return_sequences else None
+        states = self._kernel_infer(x, states0, mask, out)
         if self.stateful:
             self.states = [s.copy() for s in states]
         self._cache = _NO_CACHE
@@ -279,19 +280,28 @@ class Recurrent(Layer):
             out = states[0]
         return [out] + list(states) if self.return_state else out
 
-    def _kernel_infer(self, xw, states0, mask, out, bias):
-        """Forward only: fill ``out`` (B, T, H) when given, return the final states.
+    def _kernel_infer(self, x, states0, mask, out):
+        """Forward only from ``x`` (B, T, I) and ``mask`` (B, T) or None: fill ``out``
+        (B, T, H) when given (processing order, as ``forward``), return the final states.
 
-        ``xw`` (T, B, G*H) lacks ``bias`` and may be overwritten. This default runs the
-        cached kernel; the cells override it with forward-only kernels.
+        This default runs the input projection and the cached kernel and drops the cache;
+        the cells override it with the forward-only kernels.
         """
-        if bias is not None:
-            xw += bias
-        h_seq, states, _ = self._kernel_forward(xw, states0, mask, None)
+        B, T, I = x.shape
+        x_tm = x.transpose(1, 0, 2)                        # (T, B, I), time-major
+        mask_tm = None if mask is None else mask.T         # (T, B)
+        if self.go_backwards:
+            x_tm = x_tm[::-1]
+            mask_tm = None if mask_tm is None else mask_tm[::-1]
+        xw = np.ascontiguousarray(x_tm).reshape(T * B, I) @ self.kernel.value
+        b = self._input_bias()
+        if b is not None:
+            xw += b
+        h_seq, states, _ = self._kernel_forward(xw.reshape(T, B, -1), states0, mask_tm, None)
         if out is not None:
             out[...] = h_seq.transpose(1, 0, 2)
-            if self.zero_output_for_mask and mask is not None:
-                out *= mask.T[:, :, None]
+            if self.zero_output_for_mask and mask_tm is not None:
+                out *= mask_tm.T[:, :, None]
         return states
 
     def backward(self, dy):

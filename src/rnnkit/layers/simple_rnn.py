@@ -47,12 +47,13 @@ class SimpleRNN(Recurrent):
         )
         return h_seq, [h_T], (simple_rnn_backward, cache)
 
-    def _kernel_infer(self, xw, states0, mask, out, bias):
-        simple_rnn_infer = inference_kernel_for("simple_rnn", self, xw.dtype)
+    def _kernel_infer(self, x, states0, mask, out):
+        simple_rnn_infer = inference_kernel_for("simple_rnn", self, x.dtype)
         if simple_rnn_infer is None:
-            return super()._kernel_infer(xw, states0, mask, out, bias)
-        h_T = simple_rnn_infer(xw, self.recurrent_kernel.value, states0[0], mask,
-                               self.activation, out, self.zero_output_for_mask, bias)
+            return super()._kernel_infer(x, states0, mask, out)
+        h_T = simple_rnn_infer(x, self.kernel.value, self._input_bias(),
+                               self.recurrent_kernel.value, states0[0], mask, self.activation,
+                               out, self.zero_output_for_mask, self.go_backwards)
         return [h_T]
 
     def _kernel_backward(self, dh_seq, d_states, cache):

@@ -2,9 +2,10 @@
 
 ``lstm``, ``gru`` and ``simple_rnn`` hold one module each: the forward and backward passes as
 single compiled calls over the whole sequence, plus Python wrappers with the reference
-signatures, and a forward-only pass without a cache (``*_infer``) for inference. ``_lowlevel`` binds numpy's own OpenBLAS ``?gemm`` and defines the vectorisable
-tanh; ``common`` prepares arguments and splits a batch over threads (``set_num_threads``,
-default the usable cores or ``RNNKIT_NUM_THREADS``).
+signatures, and a forward-only pass without a cache (``*_infer``) for inference.
+``_lowlevel`` binds numpy's own OpenBLAS ``?gemm`` and defines the vectorisable tanh and the
+per-step products; ``common`` prepares arguments and splits a batch over threads
+(``set_num_threads``, default the usable cores or ``RNNKIT_NUM_THREADS``).
 
 Importing this package needs numba; :mod:`rnnkit.kernels.dispatch` imports it lazily and falls
 back to the reference kernels when that fails. Compiled code is cached on disk

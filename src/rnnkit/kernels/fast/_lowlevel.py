@@ -252,6 +252,50 @@ def vecmat_add(a, W, c, b0, b1):
             k += 1
 
 
+@njit(nogil=True)
+def input_step(x, ts, W_ih, bias, xp, use_pre, u, z, small, b0, b1):
+    """``z[b] = bias + x[b, ts] @ W_ih`` for rows ``b0 <= b < b1``: one step's input projection.
+
+    x (B, T, I) batch-first and C-contiguous (BLAS reads the rows ``x[b, ts]`` with stride
+    T*I), W_ih (I, G), bias (G,), z (B, G). With ``use_pre`` the projections of all steps were
+    made beforehand as one product, xp (B, T, G) (see :func:`rnnkit.kernels.fast.common.
+    infer_args`), and are copied; otherwise one row copies ``x[b, ts]`` into the scratch u
+    (B, I) and uses :func:`vecmat_add`, more rows BLAS.
+    """
+    B, T, I = x.shape
+    G = W_ih.shape[1]
+    if use_pre:
+        for b in range(b0, b1):
+            zb, pb = z[b], xp[b, ts]
+            for j in range(G):
+                zb[j] = pb[j]
+        return
+    for b in range(b0, b1):
+        zb = z[b]
+        for j in range(G):
+            zb[j] = bias[j]
+    if b1 - b0 <= DOT_ROWS:
+        for b in range(b0, b1):
+            xb, ub = x[b, ts], u[b]
+            for k in range(I):
+                ub[k] = xb[k]
+        vecmat_add(u, W_ih, z, b0, b1)
+    else:
+        gemm_rows(b1 - b0, G, I, x, (b0 * T + ts) * I, T * I, W_ih, 0, G, 1.0, z, b0 * G, G,
+                  small)
+
+
+@njit(nogil=True)
+def recurrent_step(h, W, z, small, b0, b1):
+    """``z[b] += h[b] @ W`` for rows ``b0 <= b < b1``; h (B, K), W (K, G), z (B, G), all
+    C-contiguous: BLAS with beta = 1, or :func:`vecmat_add` for one row."""
+    K, G = W.shape
+    if b1 - b0 <= DOT_ROWS:
+        vecmat_add(h, W, z, b0, b1)
+    else:
+        gemm_rows(b1 - b0, G, K, h, b0 * K, K, W, 0, G, 1.0, z, b0 * G, G, small)
+
+
 # float32 tanh: Eigen's rational approximation (see the module docstring)
 _A1, _A3, _A5, _A7 = 4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, \
     5.12229709037114e-08

@@ -35,6 +35,35 @@ def mask_and_rec(mask, rec_dropout, T, B, H, dtype):
     return mask, rec, rec
 
 
+PRE_PROJECT_ROWS = 1    # at most this many batch rows: the input projection as one product
+
+
+def infer_args(x, W_ih, b, W_hh, mask):
+    """Arguments of the forward-only passes, C-contiguous in x's dtype: ``x`` (B, T, I),
+    ``W_ih`` (I, G), the bias (G,) (zeros for None), ``W_hh`` (H, G), the (B, T) bool mask (all
+    True for None), a (B, I) scratch row buffer, and ``(xp, use_pre)``: for a batch of at most
+    PRE_PROJECT_ROWS rows the input projections of all steps ``xp = x @ W_ih + b`` (B, T, G)
+    as one BLAS product (a one-row product per step is slower), else a placeholder and False.
+    """
+    x = np.ascontiguousarray(x)
+    dtype = x.dtype
+    B, T, I = x.shape
+    G = W_hh.shape[1]
+    W_ih = np.ascontiguousarray(W_ih, dtype=dtype)
+    bias = np.zeros(G, dtype=dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
+    mask = np.ones((B, T), dtype=np.bool_) if mask is None else \
+        np.ascontiguousarray(mask, dtype=np.bool_)
+    use_pre = B <= PRE_PROJECT_ROWS
+    if use_pre:
+        with _one_blas_thread:
+            xp = (x.reshape(B * T, I) @ W_ih).reshape(B, T, G)
+        xp += bias
+    else:
+        xp = np.empty((1, 1, 1), dtype=dtype)
+    return (x, W_ih, bias, np.ascontiguousarray(W_hh, dtype=dtype), mask,
+            np.empty((B, I), dtype=dtype), xp, use_pre)
+
+
 def trace_buffer(dh_trace, scratch):
     """Where a backward pass writes dL/dh_t: ``dh_trace`` itself when it is C-contiguous of the
     right dtype, else a temporary to copy from (a placeholder when no trace is wanted)."""

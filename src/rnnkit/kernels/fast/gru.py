@@ -23,8 +23,9 @@ with reset_after, ``da_h r`` over ``cand``; a cache therefore serves one backwar
 import numpy as np
 from numba import njit
 
-from ._lowlevel import DOT_ROWS, SMALL_MNK, gemm_rows, like, sigmoid, tanh, vecmat_add
-from .common import Cache, mask_and_rec, matmul_split, run_blocks, trace_buffer
+from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, recurrent_step, sigmoid,
+                        tanh)
+from .common import Cache, infer_args, mask_and_rec, matmul_split, run_blocks, trace_buffer
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
@@ -175,62 +176,58 @@ def _backward_pass(dh_seq, WT, h, gates, cand, mask, rec, use_rec, dh, scratch, 
 
 
 @njit(**_JIT)
-def _infer_pass(z, W, bias, h, s, cand, out, write_out, zero_masked, mask, reset_after, small,
-                b0, b1):
-    # forward only: z (T, B, 3H) holds xw (without bias) on entry, scratch afterwards;
-    # h (B, H) the state, updated in place; s (B, 3H), cand (B, H) per-step scratch;
-    # bias (4H,) = [b_z, b_r, b_ih_h, b_hh_h] with b_z, b_r input + recurrent bias
-    # (reset_after=False: b_hh_h = 0); out (B, T, H)
-    T, B, G = z.shape
+def _infer_pass(x, W_ih, b_ih, xp, use_pre, W, b_hh, h, u, zx, s, cand, out, write_out,
+                zero_masked, mask, reset_after, reverse, small, b0, b1):
+    # forward only. x (B, T, I) batch-first (step t reads x[:, T-1-t] when reverse); h (B, H)
+    # the state, updated in place; zx, s (B, 3H), cand (B, H), u (B, I) per-step scratch;
+    # mask (B, T) in input order; out (B, T, H) in processing order
+    B, T, I = x.shape
+    G = W.shape[1]
     H = G // 3
     nb = b1 - b0
-    zero = like(z, 0.0)
-    one_row = nb <= DOT_ROWS
+    zero = like(x, 0.0)
     for t in range(T):
+        ts = T - 1 - t if reverse else t
+        input_step(x, ts, W_ih, b_ih, xp, use_pre, u, zx, small, b0, b1)  # zx = b_ih + x_t W_ih
         if reset_after:
-            # s = h_prev @ W_hh : (hU_z, hU_r, hU_h)
-            if one_row:
-                for b in range(b0, b1):
-                    sb = s[b]
-                    for j in range(G):
-                        sb[j] = zero
-                vecmat_add(h, W, s, b0, b1)
-            else:
-                gemm_rows(nb, G, H, h, b0 * H, H, W, 0, G, 0.0, s, b0 * G, G, small)
+            # s = b_hh + h_prev @ W_hh : (hU_z, hU_r, hU_h), biases included
             for b in range(b0, b1):
-                if not mask[t, b]:
+                sb = s[b]
+                for j in range(G):
+                    sb[j] = b_hh[j]
+            recurrent_step(h, W, s, small, b0, b1)
+            for b in range(b0, b1):
+                if not mask[b, ts]:
                     continue
-                x, sb, h_b = z[t, b], s[b], h[b]
+                xb, sb, h_b = zx[b], s[b], h[b]
                 for j in range(H):
-                    zj = sigmoid(x[j] + sb[j] + bias[j])
-                    rj = sigmoid(x[H + j] + sb[H + j] + bias[H + j])
-                    # hh = tanh(x_h + b_ih_h + r * (hU_h + b_hh_h))
-                    hhj = tanh(x[2 * H + j] + bias[2 * H + j] + rj * (sb[2 * H + j]
-                                                                      + bias[3 * H + j]))
-                    h_b[j] = hhj + zj * (h_b[j] - hhj)   # = z h_prev + (1 - z) hh
+                    zj = sigmoid(xb[j] + sb[j])
+                    rj = sigmoid(xb[H + j] + sb[H + j])
+                    hhj = tanh(xb[2 * H + j] + rj * sb[2 * H + j])   # r * (hU_h + b_hh_h)
+                    h_b[j] = hhj + zj * (h_b[j] - hhj)    # = z h_prev + (1 - z) hh
         else:
-            # z[t, :, :2H] += h_prev @ U_zr  (beta = 1), then z, r in place
-            gemm_rows(nb, 2 * H, H, h, b0 * H, H, W, 0, G, 1.0, z, (t * B + b0) * G, G, small)
+            # zx[:, :2H] += h_prev @ U_zr ; z, r in place ; cand = r * h_prev
+            gemm_rows(nb, 2 * H, H, h, b0 * H, H, W, 0, G, 1.0, zx, b0 * G, G, small)
             for b in range(b0, b1):
-                a, h_b, cd = z[t, b], h[b], cand[b]
+                a, h_b, cd = zx[b], h[b], cand[b]
                 for j in range(2 * H):
-                    a[j] = sigmoid(a[j] + bias[j])
-                for j in range(H):                       # cand = r * h_prev
-                    cd[j] = a[H + j] * h_b[j]
-            # z[t, :, 2H:] += cand @ U_h
-            gemm_rows(nb, H, H, cand, b0 * H, H, W, 2 * H, G, 1.0, z,
-                      (t * B + b0) * G + 2 * H, G, small)
-            for b in range(b0, b1):
-                if not mask[t, b]:
-                    continue
-                a, h_b = z[t, b], h[b]
+                    a[j] = sigmoid(a[j])
                 for j in range(H):
-                    hhj = tanh(a[2 * H + j] + bias[2 * H + j])
+                    cd[j] = a[H + j] * h_b[j]
+            # zx[:, 2H:] += cand @ U_h
+            gemm_rows(nb, H, H, cand, b0 * H, H, W, 2 * H, G, 1.0, zx, b0 * G + 2 * H, G,
+                      small)
+            for b in range(b0, b1):
+                if not mask[b, ts]:
+                    continue
+                a, h_b = zx[b], h[b]
+                for j in range(H):
+                    hhj = tanh(a[2 * H + j])
                     h_b[j] = hhj + a[j] * (h_b[j] - hhj)
         if write_out:
             for b in range(b0, b1):
                 o_bt, h_b = out[b, t], h[b]
-                if mask[t, b] or not zero_masked:
+                if mask[b, ts] or not zero_masked:
                     for j in range(H):
                         o_bt[j] = h_b[j]
                 else:
@@ -238,49 +235,44 @@ def _infer_pass(z, W, bias, h, s, cand, out, write_out, zero_masked, mask, reset
                         o_bt[j] = zero
 
 
-def gru_infer(xw, W_hh, b_hh, h0, mask=None, reset_after=True, out=None, zero_masked=False,
-              bias=None):
-    """Forward only, keeping nothing for a backward pass: the inference path of the layer.
+def gru_infer(x, W_ih, b_ih, W_hh, b_hh, h0, mask=None, reset_after=True, out=None,
+              zero_masked=False, reverse=False):
+    """Forward only, from the inputs, keeping nothing for a backward pass (inference).
 
-    Same recurrence as :func:`gru_forward`; per step only that step's products live in small
-    (B, 3H) / (B, H) buffers (reset_after=False: BLAS adds them into ``xw``'s slot), the state
-    is one (B, H) buffer updated in place, and the outputs go straight into ``out``.
+    The same recurrence as :func:`gru_forward`, with the input projection done step by step
+    inside the loop into a (B, 3H) buffer, the state one (B, H) buffer updated in place and
+    h_t written straight into ``out``.
 
     Args:
-        xw: (T, B, 3H) input projections, C-contiguous; **overwritten** (scratch).
-        W_hh: (H, 3H) recurrent kernel.
-        b_hh: (3H,) recurrent bias (reset_after=True) or None.
+        x: (B, T, I) inputs, batch-first.
+        W_ih: (I, 3H) kernel; b_ih: (3H,) input bias or None.
+        W_hh: (H, 3H) recurrent kernel; b_hh: (3H,) recurrent bias (reset_after=True) or None.
         h0: (B, H) initial state.
-        mask: optional (T, B) bool; masked steps carry the state through.
-        out: optional (B, T, H) C-contiguous array that receives h_t batch-first, in
-            processing order (zeros at masked steps with ``zero_masked``).
-        bias: optional (3H,) input bias, added inside the loop (not yet in ``xw``).
+        mask: optional (B, T) bool in input order; masked steps carry the state through.
+        out: optional (B, T, H) C-contiguous array that receives h_t in processing order
+            (zeros at masked steps with ``zero_masked``).
+        reverse: process the steps T-1, ..., 0 (``go_backwards``).
 
     Returns:
         h_T: (B, H) final state (a new array).
     """
     if b_hh is not None and not reset_after:
         raise ValueError("gru_infer: a recurrent bias b_hh exists only with reset_after=True")
-    dtype = xw.dtype
-    T, B, G = xw.shape
-    H = G // 3
-    if not xw.flags.c_contiguous:
-        raise ValueError("gru_infer: xw must be C-contiguous (it is used as scratch)")
-    W = np.ascontiguousarray(W_hh, dtype=dtype)
-    b_ih = np.zeros(G, dtype=dtype) if bias is None else np.asarray(bias, dtype=dtype)
-    b_rec = np.zeros(G, dtype=dtype) if b_hh is None else np.asarray(b_hh, dtype=dtype)
-    b_all = np.concatenate([b_ih[:2 * H] + b_rec[:2 * H], b_ih[2 * H:], b_rec[2 * H:]])
-    h = np.array(h0, dtype=dtype)                # (B, H) state, updated in place
-    s = np.empty((B, G), dtype=dtype)
-    cand = np.empty((B, H), dtype=dtype)
-    mask = np.ones((T, B), dtype=np.bool_) if mask is None else \
-        np.ascontiguousarray(mask, dtype=np.bool_)
+    x, W_ih, b_ih, W, mask, u, xp, use_pre = infer_args(x, W_ih, b_ih, W_hh, mask)
+    B, T, _ = x.shape
+    H, G = W.shape
+    b_hh = np.zeros(G, dtype=x.dtype) if b_hh is None else \
+        np.ascontiguousarray(b_hh, dtype=x.dtype)
+    h = np.array(h0, dtype=x.dtype)              # (B, H) state, updated in place
+    zx, s = np.empty((B, G), dtype=x.dtype), np.empty((B, G), dtype=x.dtype)
+    cand = np.empty((B, H), dtype=x.dtype)
     write_out = out is not None
     out_arg = out if write_out else h.reshape(B, 1, H)
 
     def block(b0, b1):
-        _infer_pass(xw, W, b_all, h, s, cand, out_arg, write_out, bool(zero_masked), mask,
-                    bool(reset_after), SMALL_MNK, b0, b1)
+        _infer_pass(x, W_ih, b_ih, xp, use_pre, W, b_hh, h, u, zx, s, cand, out_arg,
+                    write_out, bool(zero_masked), mask, bool(reset_after), bool(reverse),
+                    SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     return h

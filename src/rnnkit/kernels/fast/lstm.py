@@ -20,17 +20,18 @@ serves one backward only (a second call raises). ``dW_hh = H_in^T dxw`` is one p
 the loop. A batch can be split in row blocks ``[b0, b1)``: the passes touch only their rows, so
 two threads can each run a block (see :func:`rnnkit.kernels.fast.common.run_blocks`).
 
-:func:`lstm_infer` is the forward pass alone, for inference (no backward follows): it keeps
-no cache, adds ``h_prev @ W_hh`` into ``xw``'s own slot (beta = 1), adds the bias inside the
-loop and writes h_t batch-first into the layer's output; a single row per thread uses a
-hand-written product (:func:`rnnkit.kernels.fast._lowlevel.vecmat_add`) instead of BLAS.
+:func:`lstm_infer` is the forward pass alone, for inference (no backward follows), from the
+inputs: per step ``z = b + x_t @ W_ih + h_prev @ W_hh`` in one (B, 4H) buffer, no cache, h_t
+written batch-first into the layer's output; a single row per thread uses a hand-written
+product (:func:`rnnkit.kernels.fast._lowlevel.vecmat_add`) instead of BLAS.
 """
 
 import numpy as np
 from numba import njit
 
-from ._lowlevel import DOT_ROWS, SMALL_MNK, gemm_rows, like, sigmoid, tanh, vecmat_add
-from .common import Cache, mask_and_rec, matmul_split, run_blocks, trace_buffer
+from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, recurrent_step, sigmoid,
+                        tanh)
+from .common import Cache, infer_args, mask_and_rec, matmul_split, run_blocks, trace_buffer
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
@@ -127,28 +128,23 @@ def _backward_pass(dh_seq, WT, c, gates, mask, rec, use_rec, dh, dc, scratch, tr
 
 
 @njit(**_JIT)
-def _infer_pass(z, W, bias, h, c, out, write_out, zero_masked, mask, small, b0, b1):
-    # forward only: z (T, B, 4H) holds xw on entry and is overwritten with the
-    # pre-activations less the bias (4H,); h, c (B, H) are the states, updated in place;
-    # out (B, T, H)
-    T, B, G = z.shape
+def _infer_pass(x, W_ih, bias, xp, use_pre, W, h, c, u, z, out, write_out, zero_masked, mask,
+                reverse, small, b0, b1):
+    # forward only. x (B, T, I) batch-first; step t reads x[:, T-1-t] when reverse;
+    # h, c (B, H) states updated in place; z (B, 4H), u (B, I) per-step scratch;
+    # mask (B, T) in input order; out (B, T, H) in processing order
+    B, T, I = x.shape
+    G = W.shape[1]
     H = G // 4
-    one_row = b1 - b0 <= DOT_ROWS
     for t in range(T):
-        # z[t, b0:b1] = xw_t + h_prev @ W_hh   (BLAS adds into xw: beta = 1; a hand loop
-        # for a single row)
-        if one_row:
-            vecmat_add(h, W, z[t], b0, b1)
-        else:
-            gemm_rows(b1 - b0, G, H, h, b0 * H, H, W, 0, G, 1.0, z, (t * B + b0) * G, G,
-                      small)
+        ts = T - 1 - t if reverse else t
+        input_step(x, ts, W_ih, bias, xp, use_pre, u, z, small, b0, b1)  # z = b + x_t W_ih
+        recurrent_step(h, W, z, small, b0, b1)               # z += h_prev @ W_hh
         for b in range(b0, b1):
             h_b, c_b = h[b], c[b]
-            keep = mask[t, b]
+            keep = mask[b, ts]
             if keep:
-                a = z[t, b]
-                for j in range(G):
-                    a[j] += bias[j]
+                a = z[b]
                 z_i, z_f, z_g, z_o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
                 for j in range(H):
                     cj = sigmoid(z_f[j]) * c_b[j] + sigmoid(z_i[j]) * tanh(z_g[j])
@@ -164,43 +160,39 @@ def _infer_pass(z, W, bias, h, c, out, write_out, zero_masked, mask, small, b0, 
                         o_bt[j] = 0.0
 
 
-def lstm_infer(xw, W_hh, h0, c0, mask=None, out=None, zero_masked=False, bias=None):
-    """Forward only, keeping nothing for a backward pass: the inference path of the layer.
+def lstm_infer(x, W_ih, b, W_hh, h0, c0, mask=None, out=None, zero_masked=False,
+               reverse=False):
+    """Forward only, from the inputs, keeping nothing for a backward pass (inference).
 
-    Same recurrence as :func:`lstm_forward`, but per step only the pre-activations of that
-    step live in ``xw``'s slot (BLAS adds ``h_prev @ W_hh`` into it, beta = 1) and the states
-    are two (B, H) buffers updated in place: no (T+1, B, H) h and c, no (T, B, 4H) gates.
+    The same recurrence as :func:`lstm_forward`, but the input projection is done step by
+    step inside the loop (``z = b + x_t @ W_ih + h_prev @ W_hh`` into one (B, 4H) buffer that
+    stays in cache), the states are two (B, H) buffers updated in place, and h_t goes straight
+    into ``out``: no (T, B, 4H) xw or gates, no (T+1, B, H) h and c, no transposes.
 
     Args:
-        xw: (T, B, 4H) input projections, C-contiguous; **overwritten** (scratch).
-        W_hh: (H, 4H) recurrent kernel.
+        x: (B, T, I) inputs, batch-first.
+        W_ih: (I, 4H) kernel; b: (4H,) bias or None; W_hh: (H, 4H) recurrent kernel.
         h0, c0: (B, H) initial states.
-        mask: optional (T, B) bool; masked steps carry the states through.
-        out: optional (B, T, H) C-contiguous array of xw's dtype that receives h_t
-            batch-first, in processing order (zeros at masked steps with ``zero_masked``).
-        bias: optional (4H,) added to ``xw`` inside the loop (saves a pass over xw).
+        mask: optional (B, T) bool in input order; masked steps carry the states through.
+        out: optional (B, T, H) C-contiguous array of x's dtype that receives h_t in
+            processing order (zeros at masked steps with ``zero_masked``).
+        reverse: process the steps T-1, ..., 0 (``go_backwards``).
 
     Returns:
         h_T, c_T: (B, H) final states (new arrays).
     """
-    dtype = xw.dtype
-    T, B, G = xw.shape
-    H = G // 4
-    if not xw.flags.c_contiguous:
-        raise ValueError("lstm_infer: xw must be C-contiguous (it is used as scratch)")
-    W = np.ascontiguousarray(W_hh, dtype=dtype)
-    h = np.array(h0, dtype=dtype)                # (B, H) state buffers, updated in place
-    c = np.array(c0, dtype=dtype)
-    mask = np.ones((T, B), dtype=np.bool_) if mask is None else \
-        np.ascontiguousarray(mask, dtype=np.bool_)
-    bias = np.zeros(G, dtype=dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+    x, W_ih, bias, W, mask, u, xp, use_pre = infer_args(x, W_ih, b, W_hh, mask)
+    B, T, _ = x.shape
+    H = W.shape[0]
+    h = np.array(h0, dtype=x.dtype)              # (B, H) state buffers, updated in place
+    c = np.array(c0, dtype=x.dtype)
+    z = np.empty((B, 4 * H), dtype=x.dtype)
     write_out = out is not None
     out_arg = out if write_out else h.reshape(B, 1, H)
 
-
     def block(b0, b1):
-        _infer_pass(xw, W, bias, h, c, out_arg, write_out, bool(zero_masked), mask, SMALL_MNK,
-                    b0, b1)
+        _infer_pass(x, W_ih, bias, xp, use_pre, W, h, c, u, z, out_arg, write_out,
+                    bool(zero_masked), mask, bool(reverse), SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     return h, c

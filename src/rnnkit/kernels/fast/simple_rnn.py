@@ -12,8 +12,8 @@ recovered from ``h_t = act(a_t)`` at unmasked steps (masked ones get no gradient
 import numpy as np
 from numba import njit
 
-from ._lowlevel import DOT_ROWS, SMALL_MNK, gemm_rows, like, tanh, vecmat_add
-from .common import Cache, mask_and_rec, matmul_split, run_blocks, trace_buffer
+from ._lowlevel import SMALL_MNK, gemm_rows, input_step, like, recurrent_step, tanh
+from .common import Cache, infer_args, mask_and_rec, matmul_split, run_blocks, trace_buffer
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 TANH, RELU = 0, 1
@@ -94,32 +94,31 @@ def _backward_pass(dh_seq, WT, h, mask, rec, use_rec, dh, dxw, scratch, trace, u
 
 
 @njit(**_JIT)
-def _infer_pass(z, W, bias, h, out, write_out, zero_masked, mask, act, small, b0, b1):
-    # forward only: z (T, B, H) holds xw (without bias) on entry, scratch afterwards;
-    # h (B, H) the state, updated in place; out (B, T, H)
-    T, B, H = z.shape
-    zero = like(z, 0.0)
-    one_row = b1 - b0 <= DOT_ROWS
+def _infer_pass(x, W_ih, bias, xp, use_pre, W, h, u, z, out, write_out, zero_masked, mask,
+                act, reverse, small, b0, b1):
+    # forward only. x (B, T, I) batch-first (step t reads x[:, T-1-t] when reverse); h (B, H)
+    # the state, updated in place; z (B, H), u (B, I) per-step scratch; mask (B, T) in input
+    # order; out (B, T, H) in processing order
+    B, T, I = x.shape
+    H = W.shape[0]
+    zero = like(x, 0.0)
     for t in range(T):
-        # z[t, b0:b1] += h_prev @ W_hh  (BLAS with beta = 1; a hand loop for one row)
-        if one_row:
-            vecmat_add(h, W, z[t], b0, b1)
-        else:
-            gemm_rows(b1 - b0, H, H, h, b0 * H, H, W, 0, H, 1.0, z, (t * B + b0) * H, H,
-                      small)
+        ts = T - 1 - t if reverse else t
+        input_step(x, ts, W_ih, bias, xp, use_pre, u, z, small, b0, b1)  # z = b + x_t W_ih
+        recurrent_step(h, W, z, small, b0, b1)               # z += h_prev @ W_hh
         for b in range(b0, b1):
-            a, h_b = z[t, b], h[b]
-            if not mask[t, b]:
+            a, h_b = z[b], h[b]
+            if not mask[b, ts]:
                 pass
             elif act == TANH:
                 for j in range(H):
-                    h_b[j] = tanh(a[j] + bias[j])
+                    h_b[j] = tanh(a[j])
             else:
                 for j in range(H):
-                    h_b[j] = max(a[j] + bias[j], zero)
+                    h_b[j] = max(a[j], zero)
             if write_out:
                 o_bt = out[b, t]
-                if mask[t, b] or not zero_masked:
+                if mask[b, ts] or not zero_masked:
                     for j in range(H):
                         o_bt[j] = h_b[j]
                 else:
@@ -127,22 +126,22 @@ def _infer_pass(z, W, bias, h, out, write_out, zero_masked, mask, act, small, b0
                         o_bt[j] = zero
 
 
-def simple_rnn_infer(xw, W_hh, h0, mask=None, activation=None, out=None, zero_masked=False,
-                     bias=None):
-    """Forward only, keeping nothing for a backward pass: the inference path of the layer.
+def simple_rnn_infer(x, W_ih, b, W_hh, h0, mask=None, activation=None, out=None,
+                     zero_masked=False, reverse=False):
+    """Forward only, from the inputs, keeping nothing for a backward pass (inference).
 
-    Same recurrence as :func:`simple_rnn_forward`; BLAS adds ``h_prev @ W_hh`` into ``xw``'s
-    slot of each step, the state is one (B, H) buffer and the outputs go straight into ``out``.
+    The same recurrence as :func:`simple_rnn_forward`, ``h_t = act(b + x_t @ W_ih + h_prev @
+    W_hh)`` computed step by step into a (B, H) buffer, h_t written straight into ``out``.
 
     Args:
-        xw: (T, B, H) input projections, C-contiguous; **overwritten** (scratch).
-        W_hh: (H, H) recurrent kernel.
+        x: (B, T, I) inputs, batch-first.
+        W_ih: (I, H) kernel; b: (H,) bias or None; W_hh: (H, H) recurrent kernel.
         h0: (B, H) initial state.
-        mask: optional (T, B) bool; masked steps carry the state through.
+        mask: optional (B, T) bool in input order; masked steps carry the state through.
         activation: tanh or relu (an activation object with ``.name``; None means tanh).
-        out: optional (B, T, H) C-contiguous array that receives h_t batch-first, in
-            processing order (zeros at masked steps with ``zero_masked``).
-        bias: optional (H,) input bias, added inside the loop (not yet in ``xw``).
+        out: optional (B, T, H) C-contiguous array that receives h_t in processing order
+            (zeros at masked steps with ``zero_masked``).
+        reverse: process the steps T-1, ..., 0 (``go_backwards``).
 
     Returns:
         h_T: (B, H) final state (a new array).
@@ -150,22 +149,18 @@ def simple_rnn_infer(xw, W_hh, h0, mask=None, activation=None, out=None, zero_ma
     name = getattr(activation, "name", "tanh")
     if name not in ("tanh", "relu"):
         raise ValueError(f"fast simple_rnn_infer: activation {name!r} is not supported")
-    dtype = xw.dtype
-    T, B, H = xw.shape
-    if not xw.flags.c_contiguous:
-        raise ValueError("simple_rnn_infer: xw must be C-contiguous (it is used as scratch)")
-    W = np.ascontiguousarray(W_hh, dtype=dtype)
-    bias = np.zeros(H, dtype=dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
-    h = np.array(h0, dtype=dtype)                # (B, H) state, updated in place
-    mask = np.ones((T, B), dtype=np.bool_) if mask is None else \
-        np.ascontiguousarray(mask, dtype=np.bool_)
+    x, W_ih, bias, W, mask, u, xp, use_pre = infer_args(x, W_ih, b, W_hh, mask)
+    B, T, _ = x.shape
+    H = W.shape[0]
+    h = np.array(h0, dtype=x.dtype)              # (B, H) state, updated in place
+    z = np.empty((B, H), dtype=x.dtype)
     write_out = out is not None
     out_arg = out if write_out else h.reshape(B, 1, H)
     act = TANH if name == "tanh" else RELU
 
     def block(b0, b1):
-        _infer_pass(xw, W, bias, h, out_arg, write_out, bool(zero_masked), mask, act, SMALL_MNK,
-                    b0, b1)
+        _infer_pass(x, W_ih, bias, xp, use_pre, W, h, u, z, out_arg, write_out,
+                    bool(zero_masked), mask, act, bool(reverse), SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     return h
