@@ -32,6 +32,9 @@ characters before it; the RNN starts there from a zero state — a handful of ch
 335 s (359 s CPU). The n-gram is a strong baseline at this scale: 1 MB of text and a CPU budget
 of minutes, where character RNNs are usually trained for hours, with more units and layers.
 The samples show what the LSTM did learn: speaker names in capitals, verse lines, words.
+On the default stdlib corpus (same settings) the LSTM does NOT beat the n-gram: 1.574 against
+1.541 bits/char for a 9-gram (256 s); source code repeats long strings (``self.``, whole
+``import`` lines, docstring phrases) that a long exact context predicts best.
 
     python examples/text_generation.py --data ../shared/data/tinyshakespeare.txt   # ~6 min
     python examples/text_generation.py                 # the stdlib corpus
