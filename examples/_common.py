@@ -105,15 +105,22 @@ class Timer:
 
 
 def report(out, example, metric, rnn, baseline, baseline_name, *, higher_is_better=True,
-           train_seconds=None, data=None, **extra):
+           train_seconds=None, data=None, tie=0.0, **extra):
     """Print the held-out metric beside the baseline's and write ``out/metrics.json``.
 
-    ``metric`` names the number (``accuracy``, ``bits per char``, ``MAE``...); ``extra`` holds
-    further JSON-able numbers worth keeping (other metrics, sizes).
+    ``metric`` names the number (``accuracy``, ``bits per char``, ``MAE``...); a difference of
+    at most ``tie`` is called a tie, not a win; ``extra`` holds further JSON-able numbers worth
+    keeping (other metrics, sizes).
     """
     print(f"held-out {metric}: rnn {rnn:.4f}, baseline {baseline:.4f} ({baseline_name})")
-    better = rnn > baseline if higher_is_better else rnn < baseline
-    print(f"the recurrent model {'beats' if better else 'does NOT beat'} the baseline")
+    diff = abs(rnn - baseline)
+    if diff <= tie:
+        verdict = f"ties with the baseline (they differ by {diff:.4g}, within {tie:g})"
+    elif (rnn > baseline) == higher_is_better:
+        verdict = f"beats the baseline by {diff:.4g}"
+    else:
+        verdict = f"does NOT beat the baseline (behind by {diff:.4g})"
+    print(f"the recurrent model {verdict}")
     record = dict(example=example, metric=metric, rnn=float(rnn), baseline=float(baseline),
                   baseline_name=baseline_name, higher_is_better=higher_is_better,
                   train_seconds=None if train_seconds is None else round(train_seconds, 1),

@@ -12,18 +12,20 @@ import os
 
 import numpy as np
 
+from .sources import MissingDataError
+
 FILES = ("imdb_labelled.txt", "amazon_cells_labelled.txt", "yelp_labelled.txt")
 
 
 def load_sentiment_sentences(path, sources=FILES):
     """``(texts, labels)``: a list of sentences and an int array of 0/1, in file order.
 
-    Raises FileNotFoundError naming the folder and the file names it expects when they are not
+    Raises MissingDataError (a FileNotFoundError) naming the folder and the file names it expects when they are not
     there, and ValueError naming the file and line of a malformed line.
     """
     missing = [f for f in sources if not os.path.isfile(os.path.join(path, f))]
     if missing:
-        raise FileNotFoundError(f"{path}: expected the sentiment files {', '.join(missing)} "
+        raise MissingDataError(f"{path}: expected the sentiment files {', '.join(missing)} "
                                 "(the UCI 'Sentiment Labelled Sentences' folder); pass its path")
     texts, labels = [], []
     for name in sources:
