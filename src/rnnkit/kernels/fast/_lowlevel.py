@@ -253,14 +253,30 @@ def vecmat_add(a, W, c, b0, b1):
 
 
 @njit(nogil=True)
+def project_all_steps(x, W_ih, bias, xp, use_pre, small, b0, b1):
+    """With ``use_pre``: ``xp[b] = bias + x[b] @ W_ih`` (T, G) for rows ``b0 <= b < b1``, one
+    product per row over all T steps (BLAS in small-matrix tiles); nothing otherwise."""
+    if not use_pre:
+        return
+    B, T, I = x.shape
+    G = W_ih.shape[1]
+    for b in range(b0, b1):
+        for t in range(T):
+            p = xp[b, t]
+            for j in range(G):
+                p[j] = bias[j]
+        gemm_rows(T, G, I, x, b * T * I, I, W_ih, 0, G, 1.0, xp, b * T * G, G, small)
+
+
+@njit(nogil=True)
 def input_step(x, ts, W_ih, bias, xp, use_pre, u, z, small, b0, b1):
     """``z[b] = bias + x[b, ts] @ W_ih`` for rows ``b0 <= b < b1``: one step's input projection.
 
     x (B, T, I) batch-first and C-contiguous (BLAS reads the rows ``x[b, ts]`` with stride
     T*I), W_ih (I, G), bias (G,), z (B, G). With ``use_pre`` the projections of all steps were
-    made beforehand as one product, xp (B, T, G) (see :func:`rnnkit.kernels.fast.common.
-    infer_args`), and are copied; otherwise one row copies ``x[b, ts]`` into the scratch u
-    (B, I) and uses :func:`vecmat_add`, more rows BLAS.
+    made beforehand, xp (B, T, G) (:func:`project_all_steps`), and are copied; otherwise one
+    row copies ``x[b, ts]`` into the scratch u (B, I) and uses :func:`vecmat_add`, more rows
+    BLAS.
     """
     B, T, I = x.shape
     G = W_ih.shape[1]

@@ -42,8 +42,9 @@ def infer_args(x, W_ih, b, W_hh, mask):
     """Arguments of the forward-only passes, C-contiguous in x's dtype: ``x`` (B, T, I),
     ``W_ih`` (I, G), the bias (G,) (zeros for None), ``W_hh`` (H, G), the (B, T) bool mask (all
     True for None), a (B, I) scratch row buffer, and ``(xp, use_pre)``: for a batch of at most
-    PRE_PROJECT_ROWS rows the input projections of all steps ``xp = x @ W_ih + b`` (B, T, G)
-    as one BLAS product (a one-row product per step is slower), else a placeholder and False.
+    PRE_PROJECT_ROWS rows a (B, T, G) buffer for the input projections of all steps, which
+    the pass fills first (:func:`rnnkit.kernels.fast._lowlevel.project_all_steps`; a one-row
+    product per step is slower), else a placeholder and False.
     """
     x = np.ascontiguousarray(x)
     dtype = x.dtype
@@ -54,12 +55,7 @@ def infer_args(x, W_ih, b, W_hh, mask):
     mask = np.ones((B, T), dtype=np.bool_) if mask is None else \
         np.ascontiguousarray(mask, dtype=np.bool_)
     use_pre = B <= PRE_PROJECT_ROWS
-    if use_pre:
-        with _one_blas_thread:
-            xp = (x.reshape(B * T, I) @ W_ih).reshape(B, T, G)
-        xp += bias
-    else:
-        xp = np.empty((1, 1, 1), dtype=dtype)
+    xp = np.empty((B, T, G) if use_pre else (1, 1, 1), dtype=dtype)
     return (x, W_ih, bias, np.ascontiguousarray(W_hh, dtype=dtype), mask,
             np.empty((B, I), dtype=dtype), xp, use_pre)
 

@@ -23,8 +23,8 @@ with reset_after, ``da_h r`` over ``cand``; a cache therefore serves one backwar
 import numpy as np
 from numba import njit
 
-from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, recurrent_step, sigmoid,
-                        tanh)
+from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
+                        recurrent_step, sigmoid, tanh)
 from .common import Cache, infer_args, mask_and_rec, matmul_split, run_blocks, trace_buffer
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
@@ -186,6 +186,7 @@ def _infer_pass(x, W_ih, b_ih, xp, use_pre, W, b_hh, h, u, zx, s, cand, out, wri
     H = G // 3
     nb = b1 - b0
     zero = like(x, 0.0)
+    project_all_steps(x, W_ih, b_ih, xp, use_pre, small, b0, b1)
     for t in range(T):
         ts = T - 1 - t if reverse else t
         input_step(x, ts, W_ih, b_ih, xp, use_pre, u, zx, small, b0, b1)  # zx = b_ih + x_t W_ih

@@ -12,7 +12,8 @@ recovered from ``h_t = act(a_t)`` at unmasked steps (masked ones get no gradient
 import numpy as np
 from numba import njit
 
-from ._lowlevel import SMALL_MNK, gemm_rows, input_step, like, recurrent_step, tanh
+from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
+                        recurrent_step, tanh)
 from .common import Cache, infer_args, mask_and_rec, matmul_split, run_blocks, trace_buffer
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
@@ -102,6 +103,7 @@ def _infer_pass(x, W_ih, bias, xp, use_pre, W, h, u, z, out, write_out, zero_mas
     B, T, I = x.shape
     H = W.shape[0]
     zero = like(x, 0.0)
+    project_all_steps(x, W_ih, bias, xp, use_pre, small, b0, b1)
     for t in range(T):
         ts = T - 1 - t if reverse else t
         input_step(x, ts, W_ih, bias, xp, use_pre, u, z, small, b0, b1)  # z = b + x_t W_ih
