@@ -93,6 +93,22 @@ def save_figure(fig, path):
     print(f"wrote {path}")
 
 
+def stratified_split(labels, fraction, rng):
+    """``(rest, held)`` sorted index arrays with ``fraction`` of every class held out.
+
+    Classes are visited in sorted order and each is shuffled with ``rng``, so a seed fixes the
+    split.
+    """
+    import numpy as np
+
+    held = []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        held.append(members[:round(fraction * len(members))])
+    held = np.sort(np.concatenate(held))
+    return np.setdiff1d(np.arange(len(labels)), held), held
+
+
 class Timer:
     """Wall-clock seconds since creation: ``Timer().seconds``."""
 

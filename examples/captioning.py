@@ -36,7 +36,7 @@ Writes ``model.rnnkit`` (the teacher-forced model), ``captions.png`` (held-out i
 their generated captions, red when wrong) and ``metrics.json`` into ``--out``.
 """
 
-import _common  # noqa: F401  (first: pins BLAS to one thread)
+import _common  # first: pins BLAS to one thread
 
 import numpy as np  # noqa: E402
 
@@ -62,14 +62,7 @@ def encode(captions):
     return dec_in, dec_out
 
 
-def stratified_split(labels, test_fraction, rng):
-    """Train and test indices with ``test_fraction`` of every class held out."""
-    test = []
-    for k in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == k))
-        test.extend(members[:round(test_fraction * len(members))])
-    test = np.sort(np.array(test))
-    return np.setdiff1d(np.arange(len(labels)), test), test
+stratified_split = _common.stratified_split
 
 
 # ---- the model ----------------------------------------------------------------------------------

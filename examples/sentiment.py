@@ -86,14 +86,7 @@ def load(path):
     return load_sentiment_sentences(str(path))
 
 
-def stratified_split(labels, fraction, rng):
-    """(rest, held) index arrays; ``fraction`` of each class held out."""
-    held = []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        held.append(idx[:round(fraction * len(idx))])
-    held = np.sort(np.concatenate(held))
-    return np.setdiff1d(np.arange(len(labels)), held), held
+stratified_split = _common.stratified_split
 
 
 def build(vocab_size, units, embed_dim=64):
