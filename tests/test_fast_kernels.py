@@ -429,3 +429,37 @@ def test_layer_with_tiled_products_matches_reference(monkeypatch):
         runs[mode] = [y, dx, y_infer] + [w.grad.copy() for w in layer.weights]
     for k, (a, e) in enumerate(zip(runs["fast"], runs["reference"])):
         assert_close(a, e, rtol=1e-10, atol=0, what=f"LSTM(160) item {k}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mask", MASKS)
+@pytest.mark.parametrize("dropout", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("rows", [2, 5])
+def test_lstm_forward_x_matches_reference(dtype, mask, dropout, bias, rows, monkeypatch):
+    """lstm_forward_x (input projection inside the loop; for two rows one product first)
+    against the reference forward on xw = x W_ih + b, then the same backward: outputs, states
+    and every gradient."""
+    from rnnkit.kernels.fast.lstm import lstm_backward, lstm_forward_x
+
+    if rows < 3 and mask == "left":
+        pytest.skip("the 'left' mask pads row 2")
+    monkeypatch.setitem(globals(), "B", rows)
+    rng = np.random.default_rng(7)
+    d = _inputs("lstm", np.float64, rng, mask, dropout, True)
+    I = 5
+    x = rng.standard_normal((T, B, I))
+    W_ih = rng.standard_normal((I, 4 * H)) * 0.5
+    b = rng.standard_normal(4 * H) * 0.5 if bias else None
+    d["xw"] = x @ W_ih + (0.0 if b is None else b)
+    expected = _run(dispatch._REFERENCE["lstm"], "lstm", _cast(d, np.float64))
+
+    c = _cast(dict(d, x=x, W_ih=W_ih, b=b), dtype)
+    h_seq, h_T, c_T, cache = lstm_forward_x(c["x"], c["W_ih"], c["b"], c["W"], *c["states"],
+                                            c["mask"], c["rec"])
+    grads = lstm_backward(c["dh_seq"], *c["d_states"], cache)
+    got = [h_seq.copy(), h_T, c_T] + [g for g in grads if g is not None]
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    for k, (a, e) in enumerate(zip(got, expected)):
+        assert a.dtype == dtype
+        assert_close(a, e, rtol=rtol, atol=0, what=f"lstm_forward_x item {k}")

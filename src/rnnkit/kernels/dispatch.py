@@ -2,7 +2,8 @@
 
 ``kernels_for(cell, layer, dtype)`` returns the ``(forward, backward)`` pair for one call of a
 layer; ``inference_kernel_for`` the forward-only fast kernel (or None) used under
-:func:`rnnkit.grad_mode.inference_mode`. The fast kernels (:mod:`rnnkit.kernels.fast`, Numba)
+:func:`rnnkit.grad_mode.inference_mode`; ``input_forward_for`` the fast forward that does the
+input projection inside its loop (or None). The fast kernels (:mod:`rnnkit.kernels.fast`, Numba)
 are used when
 
 * the environment variable ``RNNKIT_KERNELS`` is not ``"reference"`` (it is read at every call,
@@ -54,10 +55,11 @@ def _load_fast():
                 raise ImportError("numpy's bundled OpenBLAS (64-bit cblas_?gemm) was not found")
             from .fast import gru, lstm, simple_rnn
             _fast = {
-                "lstm": (lstm.lstm_forward, lstm.lstm_backward, lstm.lstm_infer),
-                "gru": (gru.gru_forward, gru.gru_backward, gru.gru_infer),
+                "lstm": (lstm.lstm_forward, lstm.lstm_backward, lstm.lstm_infer,
+                         lstm.lstm_forward_x),
+                "gru": (gru.gru_forward, gru.gru_backward, gru.gru_infer, None),
                 "simple_rnn": (simple_rnn.simple_rnn_forward, simple_rnn.simple_rnn_backward,
-                               simple_rnn.simple_rnn_infer),
+                               simple_rnn.simple_rnn_infer, None),
             }
         except Exception as e:  # noqa: BLE001 - numba missing or unusable: reference only
             _fast = e if isinstance(e, ImportError) else \
@@ -99,6 +101,14 @@ def kernels_for(cell, layer=None, dtype=np.float32):
     """The ``(forward, backward)`` kernel pair for ``cell`` ("lstm", "gru", "simple_rnn")."""
     fast = _fast_for(cell, layer, dtype)
     return _REFERENCE[cell] if fast is None else fast[:2]
+
+
+def input_forward_for(cell, layer=None, dtype=np.float32):
+    """The fast forward kernel that takes the inputs instead of ``xw`` (e.g.
+    :func:`rnnkit.kernels.fast.lstm.lstm_forward_x`: the input projection done per step
+    inside the loop), or None where there is none: the layer then projects first."""
+    fast = _fast_for(cell, layer, dtype)
+    return None if fast is None else fast[3]
 
 
 def inference_kernel_for(cell, layer=None, dtype=np.float32):

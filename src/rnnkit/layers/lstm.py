@@ -25,7 +25,7 @@ by :mod:`rnnkit.kernels.dispatch`.
 import numpy as np
 
 from .. import activations, initializers
-from ..kernels.dispatch import inference_kernel_for, kernels_for
+from ..kernels.dispatch import inference_kernel_for, input_forward_for, kernels_for
 from .recurrent import Recurrent
 
 
@@ -88,6 +88,17 @@ class LSTM(Recurrent):
                               self.recurrent_kernel.value, states0[0], states0[1], mask, out,
                               self.zero_output_for_mask, self.go_backwards)
         return [h_T, c_T]
+
+    def _kernel_forward_x(self, x_tm, states0, mask, rec_dropout):
+        lstm_forward_x = input_forward_for("lstm", self, x_tm.dtype)
+        if lstm_forward_x is None:
+            return None
+        _, lstm_backward = kernels_for("lstm", self, x_tm.dtype)
+        h_seq, h_T, c_T, cache = lstm_forward_x(
+            x_tm, self.kernel.value, self._input_bias(), self.recurrent_kernel.value,
+            states0[0], states0[1], mask, rec_dropout,
+        )
+        return h_seq, [h_T, c_T], (lstm_backward, cache)
 
     def _kernel_backward(self, dh_seq, d_states, cache):
         lstm_backward, cache = cache

@@ -8,7 +8,8 @@ the work that does not depend on the cell:
   over time, only when ``training=True``);
 * reverses time for ``go_backwards`` (the output sequence stays in processing order, as Keras);
 * computes the input projection for every step at once, ``xw = x @ W_ih + b`` (T, B, G*H),
-  calls the cell's kernel for the recurrence, and after BPTT computes ``dW_ih = X^T dxw``,
+  calls the cell's kernel for the recurrence (or, where the cell's ``_kernel_forward_x`` has a
+  fast kernel that projects step by step inside its loop, hands it ``x`` instead of ``xw``), and after BPTT computes ``dW_ih = X^T dxw``,
   ``db = sum(dxw)`` and ``dx = dxw W_ih^T`` as single matrix products;
 * picks the outputs: the last output or the whole sequence, plus the final states.
 
@@ -247,13 +248,14 @@ class Recurrent(Layer):
             mask_tm = None if mask_tm is None else mask_tm[::-1]
         x_in = x_tm if in_drop is None else x_tm * in_drop
         x_in = np.ascontiguousarray(x_in).reshape(T * B, I)
-        xw = x_in @ self.kernel.value                       # (T*B, G*H), all steps at once
-        b = self._input_bias()
-        if b is not None:
-            xw += b
-        xw = xw.reshape(T, B, -1)
-
-        h_seq, states, kcache = self._kernel_forward(xw, states0, mask_tm, rec_drop)
+        run = self._kernel_forward_x(x_in.reshape(T, B, I), states0, mask_tm, rec_drop)
+        if run is None:
+            xw = x_in @ self.kernel.value                   # (T*B, G*H), all steps at once
+            b = self._input_bias()
+            if b is not None:
+                xw += b
+            run = self._kernel_forward(xw.reshape(T, B, -1), states0, mask_tm, rec_drop)
+        h_seq, states, kcache = run
         if self.stateful:  # carried to the next call as constants: no gradient flows back
             self.states = [s.copy() for s in states]
 
@@ -267,6 +269,12 @@ class Recurrent(Layer):
         if self.return_state:
             return [out] + list(states)
         return out
+
+    def _kernel_forward_x(self, x_tm, states0, mask, rec_dropout):
+        """``_kernel_forward`` from the time-major inputs x_tm (T, B, I) by a kernel that does
+        the input projection inside its loop, or None (the default) when the cell has none
+        here: ``forward`` then computes ``xw`` itself."""
+        return None
 
     def _forward_no_cache(self, x, mask, states0):
         """The rest of ``forward`` under inference_mode: the kernel writes the output."""

@@ -35,7 +35,10 @@ def mask_and_rec(mask, rec_dropout, T, B, H, dtype):
     return mask, rec, rec
 
 
-PRE_PROJECT_ROWS = 1    # at most this many batch rows: the input projection as one product
+# At most this many batch rows: the input projection of all steps as one product per row
+# rather than per step inside the loop (measured, LSTM forward at (B, 100, 64, 128): B = 1
+# 0.58 vs 0.63 ms, B = 2 0.49 vs 0.52, B = 4 1.8 vs 0.83).
+PRE_PROJECT_ROWS = 2
 
 
 def infer_args(x, W_ih, b, W_hh, mask):

@@ -31,27 +31,44 @@ from numba import njit
 
 from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
                         recurrent_step, sigmoid, tanh)
-from .common import Cache, infer_args, mask_and_rec, matmul_split, run_blocks, trace_buffer
+from .common import (PRE_PROJECT_ROWS, Cache, infer_args, mask_and_rec, matmul_split,
+                     run_blocks, trace_buffer)
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
 
 @njit(**_JIT)
-def _forward_pass(xw, W, h, c, gates, mask, rec, use_rec, h_in, small, b0, b1):
-    T, B, G = xw.shape
+def _forward_pass(xw, x, W_ih, bias, from_x, W, h, c, gates, mask, rec, use_rec, h_in, small,
+                  b0, b1):
+    # the step's pre-activations go to gates[t]: xw[t] (from_x False), or bias + x_t @ W_ih
+    # (from_x: x (T, B, I) time-major, the input projection done here per step), then
+    # + h_in @ W_hh; the gate loop turns them into the activations in place
+    T, B, G = gates.shape
     H = G // 4
+    I = x.shape[2]
+    nb = b1 - b0
     for t in range(T):
-        # gates[t, b0:b1] = h_in @ W_hh
+        off = (t * B + b0) * G
+        if from_x:
+            for b in range(b0, b1):
+                a = gates[t, b]
+                for j in range(G):
+                    a[j] = bias[j]
+            gemm_rows(nb, G, I, x, (t * B + b0) * I, I, W_ih, 0, G, 1.0, gates, off, G, small)
+        else:
+            for b in range(b0, b1):
+                a, xb = gates[t, b], xw[t, b]
+                for j in range(G):
+                    a[j] = xb[j]
+        # gates[t, b0:b1] += h_in @ W_hh
         if use_rec:
             for b in range(b0, b1):
                 hp, r, hi = h[t, b], rec[b], h_in[b]
                 for j in range(H):
                     hi[j] = hp[j] * r[j]
-            gemm_rows(b1 - b0, G, H, h_in, b0 * H, H, W, 0, G,
-                      0.0, gates, (t * B + b0) * G, G, small)
+            gemm_rows(nb, G, H, h_in, b0 * H, H, W, 0, G, 1.0, gates, off, G, small)
         else:
-            gemm_rows(b1 - b0, G, H, h, (t * B + b0) * H, H, W, 0, G,
-                      0.0, gates, (t * B + b0) * G, G, small)
+            gemm_rows(nb, G, H, h, (t * B + b0) * H, H, W, 0, G, 1.0, gates, off, G, small)
         for b in range(b0, b1):
             c_prev, c_t, h_prev, h_t = c[t, b], c[t + 1, b], h[t, b], h[t + 1, b]
             if not mask[t, b]:                   # padded step: carry the state through
@@ -59,14 +76,13 @@ def _forward_pass(xw, W, h, c, gates, mask, rec, use_rec, h_in, small, b0, b1):
                     c_t[j] = c_prev[j]
                     h_t[j] = h_prev[j]
                 continue
-            a, x = gates[t, b], xw[t, b]
+            a = gates[t, b]
             i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-            x_i, x_f, x_g, x_o = x[:H], x[H:2 * H], x[2 * H:3 * H], x[3 * H:]
             for j in range(H):                   # one fused loop: 2x faster than one per gate
-                ij = sigmoid(i[j] + x_i[j])
-                fj = sigmoid(f[j] + x_f[j])
-                gj = tanh(g[j] + x_g[j])
-                oj = sigmoid(o[j] + x_o[j])
+                ij = sigmoid(i[j])
+                fj = sigmoid(f[j])
+                gj = tanh(g[j])
+                oj = sigmoid(o[j])
                 i[j], f[j], g[j], o[j] = ij, fj, gj, oj
                 cj = fj * c_prev[j] + ij * gj    # c_t = f * c_prev + i * g
                 c_t[j] = cj
@@ -202,11 +218,40 @@ def lstm_infer(x, W_ih, b, W_hh, h0, c0, mask=None, out=None, zero_masked=False,
 def lstm_forward(xw, W_hh, h0, c0, mask=None, rec_dropout=None, activation=None,
                  recurrent_activation=None):
     """As :func:`rnnkit.kernels.lstm.lstm_forward` (default activations only)."""
-    dtype = xw.dtype
     xw = np.ascontiguousarray(xw)
-    W = np.ascontiguousarray(W_hh, dtype=dtype)
     T, B, G = xw.shape
-    H = G // 4
+    return _forward(xw, np.empty((T, B, 1), dtype=xw.dtype), None, None, False, W_hh, h0, c0,
+                    mask, rec_dropout)
+
+
+def lstm_forward_x(x, W_ih, b, W_hh, h0, c0, mask=None, rec_dropout=None):
+    """:func:`lstm_forward` from the inputs: ``xw = x @ W_ih + b`` is not made beforehand but
+    step by step inside the loop, straight into the gate buffer (BLAS in small-matrix tiles;
+    no (T, B, 4H) xw array and no bias pass). Same returns and cache; the layer then computes
+    ``dW_ih = X^T dxw`` and ``dx = dxw W_ih^T`` from ``dxw`` as usual.
+
+    Args:
+        x: (T, B, I) inputs, time-major (the layer's ``x_in``, dropout applied).
+        W_ih: (I, 4H) kernel; b: (4H,) bias or None.
+        the rest: as :func:`lstm_forward`.
+    """
+    x = np.ascontiguousarray(x)
+    T, B, I = x.shape
+    G = W_hh.shape[1]
+    bias = np.zeros(G, dtype=x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    W_ih = np.ascontiguousarray(W_ih, dtype=x.dtype)
+    if B <= PRE_PROJECT_ROWS:                    # one or two rows: one product for all steps
+        xw = x.reshape(T * B, I) @ W_ih
+        xw += bias
+        return lstm_forward(xw.reshape(T, B, G), W_hh, h0, c0, mask, rec_dropout)
+    return _forward(None, x, W_ih, bias, True, W_hh, h0, c0, mask, rec_dropout)
+
+
+def _forward(xw, x, W_ih, bias, from_x, W_hh, h0, c0, mask, rec_dropout):
+    dtype = x.dtype
+    W = np.ascontiguousarray(W_hh, dtype=dtype)
+    T, B, _ = x.shape
+    H, G = W.shape
     h = np.empty((T + 1, B, H), dtype=dtype)     # h[t] is h_prev of step t
     c = np.empty((T + 1, B, H), dtype=dtype)
     h[0], c[0] = h0, c0
@@ -214,9 +259,14 @@ def lstm_forward(xw, W_hh, h0, c0, mask=None, rec_dropout=None, activation=None,
     mask, rec, rec_arg = mask_and_rec(mask, rec_dropout, T, B, H, dtype)
     use_rec = rec is not None
     h_in = np.empty((B, H), dtype=dtype)
+    if from_x:
+        xw = gates[:1, :1]                       # placeholders of the right types
+    else:
+        W_ih, bias = W[:1], W[0]
 
     def block(b0, b1):
-        _forward_pass(xw, W, h, c, gates, mask, rec_arg, use_rec, h_in, SMALL_MNK, b0, b1)
+        _forward_pass(xw, x, W_ih, bias, from_x, W, h, c, gates, mask, rec_arg, use_rec, h_in,
+                      SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     cache = Cache(W=W, h=h, c=c, gates=gates, mask=mask, rec=rec)
