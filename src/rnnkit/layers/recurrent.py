@@ -9,8 +9,9 @@ the work that does not depend on the cell:
 * reverses time for ``go_backwards`` (the output sequence stays in processing order, as Keras);
 * computes the input projection for every step at once, ``xw = x @ W_ih + b`` (T, B, G*H),
   calls the cell's kernel for the recurrence (or, where the cell's ``_kernel_forward_x`` has a
-  fast kernel that projects step by step inside its loop, hands it ``x`` instead of ``xw``), and after BPTT computes ``dW_ih = X^T dxw``,
-  ``db = sum(dxw)`` and ``dx = dxw W_ih^T`` as single matrix products;
+  fast kernel that projects step by step inside its loop, hands it ``x`` instead of ``xw``),
+  and after BPTT computes ``dW_ih = X^T dxw``, ``db = sum(dxw)`` and ``dx = dxw W_ih^T`` as
+  single matrix products;
 * picks the outputs: the last output or the whole sequence, plus the final states.
 
 A cell subclass provides ``n_gates`` and ``state_names``, ``_build_cell(input_dim)`` (creates
