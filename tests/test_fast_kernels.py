@@ -463,3 +463,40 @@ def test_lstm_forward_x_matches_reference(dtype, mask, dropout, bias, rows, monk
     for k, (a, e) in enumerate(zip(got, expected)):
         assert a.dtype == dtype
         assert_close(a, e, rtol=rtol, atol=0, what=f"lstm_forward_x item {k}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mask", MASKS)
+@pytest.mark.parametrize("dropout", [False, True])
+@pytest.mark.parametrize("reset_after,bias", [(True, True), (True, False), (False, False)])
+@pytest.mark.parametrize("rows", [2, 5])
+def test_gru_forward_x_matches_reference(dtype, mask, dropout, reset_after, bias, rows,
+                                         monkeypatch):
+    """gru_forward_x (input projection inside the loop; for two rows one product first)
+    against the reference forward on xw = x W_ih + b_ih, then the same backward."""
+    from rnnkit.kernels.fast.gru import gru_backward, gru_forward_x
+
+    if rows < 3 and mask == "left":
+        pytest.skip("the 'left' mask pads row 2")
+    monkeypatch.setitem(globals(), "B", rows)
+    rng = np.random.default_rng(8)
+    d = _inputs("gru", np.float64, rng, mask, dropout, True)
+    I = 5
+    x = rng.standard_normal((T, B, I))
+    W_ih = rng.standard_normal((I, 3 * H)) * 0.5
+    b_ih = rng.standard_normal(3 * H) * 0.5
+    d["xw"] = x @ W_ih + b_ih
+    opts = dict(reset_after=reset_after, bias=bias)
+    expected = _run(dispatch._REFERENCE["gru"], "gru", _cast(d, np.float64), **opts)
+
+    c = _cast(dict(d, x=x, W_ih=W_ih, b_ih=b_ih), dtype)
+    b_hh = c["b_hh"] if reset_after and bias else None
+    h_seq, h_T, cache = gru_forward_x(c["x"], c["W_ih"], c["b_ih"], c["W"], b_hh,
+                                      c["states"][0], c["mask"], c["rec"], reset_after)
+    grads = gru_backward(c["dh_seq"], c["d_states"][0], cache)
+    got = [h_seq.copy(), h_T] + [g for g in grads if g is not None]
+    assert len(got) == len(expected)
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    for k, (a, e) in enumerate(zip(got, expected)):
+        assert a.dtype == dtype
+        assert_close(a, e, rtol=rtol, atol=0, what=f"gru_forward_x item {k}")

@@ -57,7 +57,7 @@ def _load_fast():
             _fast = {
                 "lstm": (lstm.lstm_forward, lstm.lstm_backward, lstm.lstm_infer,
                          lstm.lstm_forward_x),
-                "gru": (gru.gru_forward, gru.gru_backward, gru.gru_infer, None),
+                "gru": (gru.gru_forward, gru.gru_backward, gru.gru_infer, gru.gru_forward_x),
                 "simple_rnn": (simple_rnn.simple_rnn_forward, simple_rnn.simple_rnn_backward,
                                simple_rnn.simple_rnn_infer, None),
             }

@@ -23,7 +23,7 @@ transposed weights (see :mod:`rnnkit.io.torch_layout`). The recurrence and its B
 """
 
 from .. import activations
-from ..kernels.dispatch import inference_kernel_for, kernels_for
+from ..kernels.dispatch import inference_kernel_for, input_forward_for, kernels_for
 from .recurrent import Recurrent
 
 
@@ -89,6 +89,17 @@ class GRU(Recurrent):
                         self._recurrent_bias(), states0[0], mask, self.reset_after, out,
                         self.zero_output_for_mask, self.go_backwards)
         return [h_T]
+
+    def _kernel_forward_x(self, x_tm, states0, mask, rec_dropout):
+        gru_forward_x = input_forward_for("gru", self, x_tm.dtype)
+        if gru_forward_x is None:
+            return None
+        _, gru_backward = kernels_for("gru", self, x_tm.dtype)
+        h_seq, h_T, cache = gru_forward_x(
+            x_tm, self.kernel.value, self._input_bias(), self.recurrent_kernel.value,
+            self._recurrent_bias(), states0[0], mask, rec_dropout, self.reset_after,
+        )
+        return h_seq, [h_T], (gru_backward, cache)
 
     def _kernel_backward(self, dh_seq, d_states, cache):
         gru_backward, cache = cache

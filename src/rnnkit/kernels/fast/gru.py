@@ -25,7 +25,8 @@ from numba import njit
 
 from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
                         recurrent_step, sigmoid, tanh)
-from .common import Cache, infer_args, mask_and_rec, matmul_split, run_blocks, trace_buffer
+from .common import (PRE_PROJECT_ROWS, Cache, infer_args, mask_and_rec, matmul_split,
+                     run_blocks, trace_buffer)
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
@@ -44,12 +45,24 @@ def _input_rows(h, t, rec, use_rec, h_in, b0, b1):
 
 
 @njit(**_JIT)
-def _forward_pass(xw, W, b_hh, h, gates, cand, mask, rec, use_rec, h_in, reset_after, small,
-                  b0, b1):
-    T, B, G = xw.shape
+def _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, b_hh, h, gates, cand, mask, rec, use_rec,
+                  h_in, reset_after, small, b0, b1):
+    # the step's input projections are read from xw[t], or (from_x: x (T, B, I) time-major)
+    # computed here per step into xs (B, 3H): b_ih + x_t @ W_ih
+    T, B, G = gates.shape
     H = G // 3
+    I = x.shape[2]
     nb = b1 - b0
     for t in range(T):
+        if from_x:
+            for b in range(b0, b1):
+                xb = xs[b]
+                for j in range(G):
+                    xb[j] = b_ih[j]
+            gemm_rows(nb, G, I, x, (t * B + b0) * I, I, W_ih, 0, G, 1.0, xs, b0 * G, G, small)
+            xt = xs
+        else:
+            xt = xw[t]
         src, off = _input_rows(h, t, rec, use_rec, h_in, b0, b1)
         if reset_after:
             # hU = h_in @ W_hh  (into the gate buffer; the bias is added below)
@@ -57,21 +70,21 @@ def _forward_pass(xw, W, b_hh, h, gates, cand, mask, rec, use_rec, h_in, reset_a
             for b in range(b0, b1):
                 if not mask[t, b]:
                     continue
-                a, x, cd = gates[t, b], xw[t, b], cand[t, b]
+                a, xr, cd = gates[t, b], xt[b], cand[t, b]
                 for j in range(2 * H):                       # z, r
-                    a[j] = sigmoid(a[j] + x[j] + b_hh[j])
+                    a[j] = sigmoid(a[j] + xr[j] + b_hh[j])
                 for j in range(H):                           # hh = tanh(x_h + r * (hU_h + b_h))
                     cj = a[2 * H + j] + b_hh[2 * H + j]
                     cd[j] = cj
-                    a[2 * H + j] = tanh(x[2 * H + j] + a[H + j] * cj)
+                    a[2 * H + j] = tanh(xr[2 * H + j] + a[H + j] * cj)
         else:
             # a_zr = h_in @ U_zr
             gemm_rows(nb, 2 * H, H, src, off, H, W, 0, G, 0.0, gates, (t * B + b0) * G, G,
                       small)
             for b in range(b0, b1):
-                a, x, cd = gates[t, b], xw[t, b], cand[t, b]
+                a, xr, cd = gates[t, b], xt[b], cand[t, b]
                 for j in range(2 * H):                       # z, r
-                    a[j] = sigmoid(a[j] + x[j])
+                    a[j] = sigmoid(a[j] + xr[j])
                 hi = src[0 if use_rec else t, b]
                 for j in range(H):                           # cand = r * h_in
                     cd[j] = a[H + j] * hi[j]
@@ -81,9 +94,9 @@ def _forward_pass(xw, W, b_hh, h, gates, cand, mask, rec, use_rec, h_in, reset_a
             for b in range(b0, b1):
                 if not mask[t, b]:
                     continue
-                a, x = gates[t, b], xw[t, b]
+                a, xr = gates[t, b], xt[b]
                 for j in range(2 * H, 3 * H):                # hh
-                    a[j] = tanh(a[j] + x[j])
+                    a[j] = tanh(a[j] + xr[j])
         for b in range(b0, b1):
             h_prev, h_t = h[t, b], h[t + 1, b]
             if not mask[t, b]:                   # padded step: carry the state through
@@ -284,11 +297,43 @@ def gru_forward(xw, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=Tru
     """As :func:`rnnkit.kernels.gru.gru_forward` (default activations only)."""
     if b_hh is not None and not reset_after:
         raise ValueError("gru_forward: a recurrent bias b_hh exists only with reset_after=True")
-    dtype = xw.dtype
     xw = np.ascontiguousarray(xw)
-    W = np.ascontiguousarray(W_hh, dtype=dtype)
     T, B, G = xw.shape
-    H = G // 3
+    return _forward(xw, np.empty((T, B, 1), dtype=xw.dtype), None, None, False, W_hh, b_hh, h0,
+                    mask, rec_dropout, reset_after)
+
+
+def gru_forward_x(x, W_ih, b_ih, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=True):
+    """:func:`gru_forward` from the inputs: the input projection ``b_ih + x_t @ W_ih`` is made
+    per step inside the loop into a (B, 3H) buffer (BLAS in small-matrix tiles) instead of a
+    (T, B, 3H) ``xw`` beforehand; batches of at most ``PRE_PROJECT_ROWS`` rows project all
+    steps first. Same returns and cache as :func:`gru_forward`.
+
+    Args:
+        x: (T, B, I) inputs, time-major (the layer's ``x_in``, dropout applied).
+        W_ih: (I, 3H) kernel; b_ih: (3H,) input bias or None.
+        the rest: as :func:`gru_forward`.
+    """
+    if b_hh is not None and not reset_after:
+        raise ValueError("gru_forward_x: a recurrent bias b_hh exists only with reset_after=True")
+    x = np.ascontiguousarray(x)
+    T, B, I = x.shape
+    G = W_hh.shape[1]
+    b_ih = np.zeros(G, dtype=x.dtype) if b_ih is None else \
+        np.ascontiguousarray(b_ih, dtype=x.dtype)
+    W_ih = np.ascontiguousarray(W_ih, dtype=x.dtype)
+    if B <= PRE_PROJECT_ROWS:                    # one or two rows: one product for all steps
+        xw = x.reshape(T * B, I) @ W_ih
+        xw += b_ih
+        return gru_forward(xw.reshape(T, B, G), W_hh, b_hh, h0, mask, rec_dropout, reset_after)
+    return _forward(None, x, W_ih, b_ih, True, W_hh, b_hh, h0, mask, rec_dropout, reset_after)
+
+
+def _forward(xw, x, W_ih, b_ih, from_x, W_hh, b_hh, h0, mask, rec_dropout, reset_after):
+    dtype = x.dtype
+    W = np.ascontiguousarray(W_hh, dtype=dtype)
+    T, B, _ = x.shape
+    H, G = W.shape
     bias = np.zeros(G, dtype=dtype) if b_hh is None else np.ascontiguousarray(b_hh, dtype=dtype)
     h = np.empty((T + 1, B, H), dtype=dtype)     # h[t] is h_prev of step t
     h[0] = h0
@@ -296,10 +341,15 @@ def gru_forward(xw, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=Tru
     cand = np.empty((T, B, H), dtype=dtype)      # hU_h + b_h (reset_after) or r * h_in
     mask, rec, rec_arg = mask_and_rec(mask, rec_dropout, T, B, H, dtype)
     h_in = np.empty((B, H), dtype=dtype)
+    xs = np.empty((B, G) if from_x else (1, G), dtype=dtype)
+    if from_x:
+        xw = gates[:1, :1]                       # placeholders of the right types
+    else:
+        W_ih, b_ih = W[:1], bias
 
     def block(b0, b1):
-        _forward_pass(xw, W, bias, h, gates, cand, mask, rec_arg, rec is not None, h_in,
-                      bool(reset_after), SMALL_MNK, b0, b1)
+        _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, bias, h, gates, cand, mask, rec_arg,
+                      rec is not None, h_in, bool(reset_after), SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     cache = Cache(W=W, has_b_hh=b_hh is not None, reset_after=bool(reset_after), h=h,
