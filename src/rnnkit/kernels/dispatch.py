@@ -59,7 +59,7 @@ def _load_fast():
                          lstm.lstm_forward_x),
                 "gru": (gru.gru_forward, gru.gru_backward, gru.gru_infer, gru.gru_forward_x),
                 "simple_rnn": (simple_rnn.simple_rnn_forward, simple_rnn.simple_rnn_backward,
-                               simple_rnn.simple_rnn_infer, None),
+                               simple_rnn.simple_rnn_infer, simple_rnn.simple_rnn_forward_x),
             }
         except Exception as e:  # noqa: BLE001 - numba missing or unusable: reference only
             _fast = e if isinstance(e, ImportError) else \

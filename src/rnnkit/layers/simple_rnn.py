@@ -17,7 +17,7 @@ recurrence and its BPTT are in :mod:`rnnkit.kernels.simple_rnn` (reference) and
 ((2, 5, 4), (2, 4), 32)
 """
 
-from ..kernels.dispatch import inference_kernel_for, kernels_for
+from ..kernels.dispatch import inference_kernel_for, input_forward_for, kernels_for
 from .recurrent import Recurrent
 
 
@@ -55,6 +55,17 @@ class SimpleRNN(Recurrent):
                                self.recurrent_kernel.value, states0[0], mask, self.activation,
                                out, self.zero_output_for_mask, self.go_backwards)
         return [h_T]
+
+    def _kernel_forward_x(self, x_tm, states0, mask, rec_dropout):
+        simple_rnn_forward_x = input_forward_for("simple_rnn", self, x_tm.dtype)
+        if simple_rnn_forward_x is None:
+            return None
+        _, simple_rnn_backward = kernels_for("simple_rnn", self, x_tm.dtype)
+        h_seq, h_T, cache = simple_rnn_forward_x(
+            x_tm, self.kernel.value, self._input_bias(), self.recurrent_kernel.value,
+            states0[0], mask, rec_dropout, self.activation,
+        )
+        return h_seq, [h_T], (simple_rnn_backward, cache)
 
     def _kernel_backward(self, dh_seq, d_states, cache):
         simple_rnn_backward, cache = cache

@@ -14,39 +14,55 @@ from numba import njit
 
 from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
                         recurrent_step, tanh)
-from .common import Cache, infer_args, mask_and_rec, matmul_split, run_blocks, trace_buffer
+from .common import (PRE_PROJECT_ROWS, Cache, infer_args, mask_and_rec, matmul_split,
+                     run_blocks, trace_buffer)
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 TANH, RELU = 0, 1
 
 
 @njit(**_JIT)
-def _forward_pass(xw, W, h, mask, rec, use_rec, h_in, act, small, b0, b1):
-    T, B, H = xw.shape
-    zero = like(xw, 0.0)
+def _forward_pass(xw, x, W_ih, bias, from_x, W, h, mask, rec, use_rec, h_in, act, small, b0,
+                  b1):
+    # a_t goes to h[t + 1]: xw[t], or (from_x: x (T, B, I) time-major) bias + x_t @ W_ih
+    # made here per step; then + h_in @ W_hh and the activation in place
+    T, B, H = h.shape[0] - 1, h.shape[1], h.shape[2]
+    I = x.shape[2]
+    nb = b1 - b0
+    zero = like(h, 0.0)
     for t in range(T):
-        # h[t + 1, b0:b1] = h_in @ W_hh
+        off = ((t + 1) * B + b0) * H
+        if from_x:
+            for b in range(b0, b1):
+                a = h[t + 1, b]
+                for j in range(H):
+                    a[j] = bias[j]
+            gemm_rows(nb, H, I, x, (t * B + b0) * I, I, W_ih, 0, H, 1.0, h, off, H, small)
+        else:
+            for b in range(b0, b1):
+                a, xb = h[t + 1, b], xw[t, b]
+                for j in range(H):
+                    a[j] = xb[j]
+        # h[t + 1, b0:b1] += h_in @ W_hh
         if use_rec:
             for b in range(b0, b1):
                 hp, r, hi = h[t, b], rec[b], h_in[b]
                 for j in range(H):
                     hi[j] = hp[j] * r[j]
-            gemm_rows(b1 - b0, H, H, h_in, b0 * H, H, W, 0, H,
-                      0.0, h, ((t + 1) * B + b0) * H, H, small)
+            gemm_rows(nb, H, H, h_in, b0 * H, H, W, 0, H, 1.0, h, off, H, small)
         else:
-            gemm_rows(b1 - b0, H, H, h, (t * B + b0) * H, H, W, 0, H,
-                      0.0, h, ((t + 1) * B + b0) * H, H, small)
+            gemm_rows(nb, H, H, h, (t * B + b0) * H, H, W, 0, H, 1.0, h, off, H, small)
         for b in range(b0, b1):
-            h_prev, h_t, x = h[t, b], h[t + 1, b], xw[t, b]
+            h_prev, h_t = h[t, b], h[t + 1, b]
             if not mask[t, b]:                   # padded step: carry the state through
                 for j in range(H):
                     h_t[j] = h_prev[j]
             elif act == TANH:
                 for j in range(H):
-                    h_t[j] = tanh(h_t[j] + x[j])
+                    h_t[j] = tanh(h_t[j])
             else:
                 for j in range(H):
-                    h_t[j] = max(h_t[j] + x[j], zero)
+                    h_t[j] = max(h_t[j], zero)
 
 
 @njit(**_JIT)
@@ -170,21 +186,56 @@ def simple_rnn_infer(x, W_ih, b, W_hh, h0, mask=None, activation=None, out=None,
 
 def simple_rnn_forward(xw, W_hh, h0, mask=None, rec_dropout=None, activation=None):
     """As :func:`rnnkit.kernels.simple_rnn.simple_rnn_forward` (tanh or relu)."""
+    xw = np.ascontiguousarray(xw)
+    T, B, H = xw.shape
+    return _forward(xw, np.empty((T, B, 1), dtype=xw.dtype), None, None, False, W_hh, h0, mask,
+                    rec_dropout, activation)
+
+
+def simple_rnn_forward_x(x, W_ih, b, W_hh, h0, mask=None, rec_dropout=None, activation=None):
+    """:func:`simple_rnn_forward` from the inputs: ``b + x_t @ W_ih`` is made per step inside
+    the loop, straight into h_t's slot (BLAS in small-matrix tiles), instead of a (T, B, H)
+    ``xw`` beforehand; batches of at most ``PRE_PROJECT_ROWS`` rows project all steps first.
+    Same returns and cache.
+
+    Args:
+        x: (T, B, I) inputs, time-major (the layer's ``x_in``, dropout applied).
+        W_ih: (I, H) kernel; b: (H,) bias or None.
+        the rest: as :func:`simple_rnn_forward`.
+    """
+    x = np.ascontiguousarray(x)
+    T, B, I = x.shape
+    H = W_hh.shape[1]
+    bias = np.zeros(H, dtype=x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    W_ih = np.ascontiguousarray(W_ih, dtype=x.dtype)
+    if B <= PRE_PROJECT_ROWS:                    # one or two rows: one product for all steps
+        xw = x.reshape(T * B, I) @ W_ih
+        xw += bias
+        return simple_rnn_forward(xw.reshape(T, B, H), W_hh, h0, mask, rec_dropout, activation)
+    return _forward(None, x, W_ih, bias, True, W_hh, h0, mask, rec_dropout, activation)
+
+
+def _forward(xw, x, W_ih, bias, from_x, W_hh, h0, mask, rec_dropout, activation):
     name = getattr(activation, "name", "tanh")
     if name not in ("tanh", "relu"):
         raise ValueError(f"fast simple_rnn_forward: activation {name!r} is not supported")
     act = TANH if name == "tanh" else RELU
-    dtype = xw.dtype
-    xw = np.ascontiguousarray(xw)
+    dtype = x.dtype
     W = np.ascontiguousarray(W_hh, dtype=dtype)
-    T, B, H = xw.shape
+    T, B, _ = x.shape
+    H = W.shape[0]
     h = np.empty((T + 1, B, H), dtype=dtype)     # h[t] is h_prev of step t
     h[0] = h0
     mask, rec, rec_arg = mask_and_rec(mask, rec_dropout, T, B, H, dtype)
     h_in = np.empty((B, H), dtype=dtype)
+    if from_x:
+        xw = h[:1, :1]                           # placeholders of the right types
+    else:
+        W_ih, bias = W[:1], W[0]
 
     def block(b0, b1):
-        _forward_pass(xw, W, h, mask, rec_arg, rec is not None, h_in, act, SMALL_MNK, b0, b1)
+        _forward_pass(xw, x, W_ih, bias, from_x, W, h, mask, rec_arg, rec is not None, h_in,
+                      act, SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     cache = Cache(W=W, h=h, mask=mask, rec=rec, act=act)
