@@ -537,3 +537,23 @@ def test_simple_rnn_forward_x_matches_reference(dtype, mask, dropout, activation
     for k, (a, e) in enumerate(zip(got, expected)):
         assert a.dtype == dtype
         assert_close(a, e, rtol=rtol, atol=0, what=f"simple_rnn_forward_x item {k}")
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_forward_x_batch_split_over_threads(threads, monkeypatch):
+    """The *_forward_x kernels with the batch of 5 in 2 or 3 row blocks on several threads."""
+    from rnnkit.kernels.fast import common
+
+    monkeypatch.setattr(common, "MIN_ROWS", 1)
+    old = common.num_threads()
+    common.set_num_threads(threads)
+    try:
+        for dtype in DTYPES:
+            test_lstm_forward_x_matches_reference(dtype, "random", True, True, 5, monkeypatch)
+            test_gru_forward_x_matches_reference(dtype, "left", True, True, True, 5, monkeypatch)
+            test_gru_forward_x_matches_reference(dtype, "random", True, False, False, 5,
+                                                 monkeypatch)
+            test_simple_rnn_forward_x_matches_reference(dtype, "random", True, "relu", 5,
+                                                        monkeypatch)
+    finally:
+        common.set_num_threads(old)
