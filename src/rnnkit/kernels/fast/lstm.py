@@ -60,15 +60,15 @@ def _forward_pass(xw, x, W_ih, bias, from_x, W, h, c, gates, mask, rec, use_rec,
                 a, xb = gates[t, b], xw[t, b]
                 for j in range(G):
                     a[j] = xb[j]
-        # gates[t, b0:b1] += h_in @ W_hh
+        # gates[t, b0:b1] += h_in @ W_hh  (BLAS; a hand loop for one row)
         if use_rec:
             for b in range(b0, b1):
                 hp, r, hi = h[t, b], rec[b], h_in[b]
                 for j in range(H):
                     hi[j] = hp[j] * r[j]
-            gemm_rows(nb, G, H, h_in, b0 * H, H, W, 0, G, 1.0, gates, off, G, small)
+            recurrent_step(h_in, W, gates[t], small, b0, b1)
         else:
-            gemm_rows(nb, G, H, h, (t * B + b0) * H, H, W, 0, G, 1.0, gates, off, G, small)
+            recurrent_step(h[t], W, gates[t], small, b0, b1)
         for b in range(b0, b1):
             c_prev, c_t, h_prev, h_t = c[t, b], c[t + 1, b], h[t, b], h[t + 1, b]
             if not mask[t, b]:                   # padded step: carry the state through
@@ -124,6 +124,7 @@ def _backward_pass(dh_seq, WT, c, gates, mask, rec, use_rec, dh, dc, scratch, tr
                 g[j] = dcj * ij * (one - gj * gj)
                 dc_b[j] = dcj * fj
         # dh_prev = dz @ W_hh^T, times the dropout mask; plus dh_seq of the step before
+        # (BLAS even for one row: (1, 512) @ (512, 128) 3.7 us vs 4.0 for vecmat_add)
         gemm_rows(b1 - b0, H, G, gates, (t * B + b0) * G, G, WT, 0, H,
                   0.0, scratch, b0 * H, H, small)
         for b in range(b0, b1):
