@@ -18,6 +18,10 @@ Backward, per step (``dh`` includes dh_seq[t]):
 Gate gradients are written over the gate activations (that buffer is returned as ``dxw``) and,
 with reset_after, ``da_h r`` over ``cand``; a cache therefore serves one backward only.
 ``dW_hh`` (and ``db_hh``) are products/sums after the loop.
+
+:func:`gru_forward_x` is the same forward from the inputs x (T, B, I), the input projection
+``b_ih + x_t @ W_ih`` made per step inside the loop (the layer's fast path); :func:`gru_infer`
+the forward alone for inference (no cache, outputs written batch-first).
 """
 
 import numpy as np

@@ -2,11 +2,12 @@
 
 Same equations, gate order (i, f, g, o), arguments and returns as the reference kernel, for the
 default activations (tanh, sigmoid) in float32 and float64. Each pass over the sequence is one
-Numba call (no Python per step); per step it makes one BLAS call for the recurrent product and
-runs the gate math row by row in short loops that LLVM vectorises::
+Numba call (no Python per step); per step it makes one BLAS call for the recurrent product
+(a hand loop for a one-row block) and runs the gate math row by row in short loops that LLVM
+vectorises::
 
-    forward   gates_t = h_in @ W_hh                 (BLAS, h_in = h_prev or h_prev * r)
-              i, f, o = sigmoid(gates + xw), g = tanh(gates + xw)      (in place)
+    forward   gates_t = xw_t + h_in @ W_hh          (BLAS beta=1, h_in = h_prev or h_prev * r)
+              i, f, o = sigmoid(gates_t), g = tanh(gates_t)            (in place)
               c_t = f * c_prev + i * g ;  h_t = o * tanh(c_t)
     backward  dh = dh_seq[t] + (dz_{t+1} @ W_hh^T) * r       (BLAS, then one fused loop)
               tc = tanh(c_t) (recomputed, not stored)
@@ -19,6 +20,10 @@ writes the gate gradients over the activations and returns that buffer as ``dxw`
 serves one backward only (a second call raises). ``dW_hh = H_in^T dxw`` is one product after
 the loop. A batch can be split in row blocks ``[b0, b1)``: the passes touch only their rows, so
 two threads can each run a block (see :func:`rnnkit.kernels.fast.common.run_blocks`).
+
+:func:`lstm_forward_x` is the same forward from the inputs x (T, B, I): ``gates_t = b +
+x_t @ W_ih`` is made per step inside the loop (no (T, B, 4H) ``xw`` made beforehand); the layer
+uses it on the fast path.
 
 :func:`lstm_infer` is the forward pass alone, for inference (no backward follows), from the
 inputs: per step ``z = b + x_t @ W_ih + h_prev @ W_hh`` in one (B, 4H) buffer, no cache, h_t

@@ -7,6 +7,10 @@
 
 One Numba call per pass, one BLAS call per step. The cache is h (T+1, B, H) only: act'(a_t) is
 recovered from ``h_t = act(a_t)`` at unmasked steps (masked ones get no gradient).
+
+:func:`simple_rnn_forward_x` is the same forward from the inputs x (T, B, I), ``b + x_t @
+W_ih`` made per step inside the loop (the layer's fast path); :func:`simple_rnn_infer` the
+forward alone for inference (no cache, outputs written batch-first).
 """
 
 import numpy as np
