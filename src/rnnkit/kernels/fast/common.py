@@ -63,6 +63,25 @@ def infer_args(x, W_ih, b, W_hh, mask):
             np.empty((B, I), dtype=dtype), xp, use_pre)
 
 
+def forward_x_args(x, W_ih, b, G):
+    """Arguments of the training forwards from the inputs (``*_forward_x``), C-contiguous in
+    x's dtype: ``x`` (T, B, I), ``W_ih`` (I, G), the bias (G,) (zeros for None), and ``xw``:
+    for a batch of at most PRE_PROJECT_ROWS rows the input projections of all steps,
+    ``x W_ih + b`` (T, B, G), made in one product (the caller then runs the forward on ``xw``),
+    else None (the pass projects each step inside the loop).
+    """
+    x = np.ascontiguousarray(x)
+    T, B, I = x.shape
+    bias = np.zeros(G, dtype=x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    W_ih = np.ascontiguousarray(W_ih, dtype=x.dtype)
+    xw = None
+    if B <= PRE_PROJECT_ROWS:                    # one or two rows: one product for all steps
+        xw = x.reshape(T * B, I) @ W_ih
+        xw += bias
+        xw = xw.reshape(T, B, G)
+    return x, W_ih, bias, xw
+
+
 def trace_buffer(dh_trace, scratch):
     """Where a backward pass writes dL/dh_t: ``dh_trace`` itself when it is C-contiguous of the
     right dtype, else a temporary to copy from (a placeholder when no trace is wanted)."""

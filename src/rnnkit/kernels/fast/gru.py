@@ -29,7 +29,7 @@ from numba import njit
 
 from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
                         recurrent_step, sigmoid, tanh)
-from .common import (PRE_PROJECT_ROWS, Cache, infer_args, mask_and_rec, matmul_split,
+from .common import (Cache, forward_x_args, infer_args, mask_and_rec, matmul_split,
                      run_blocks, trace_buffer)
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
@@ -320,16 +320,9 @@ def gru_forward_x(x, W_ih, b_ih, W_hh, b_hh, h0, mask=None, rec_dropout=None, re
     """
     if b_hh is not None and not reset_after:
         raise ValueError("gru_forward_x: a recurrent bias b_hh exists only with reset_after=True")
-    x = np.ascontiguousarray(x)
-    T, B, I = x.shape
-    G = W_hh.shape[1]
-    b_ih = np.zeros(G, dtype=x.dtype) if b_ih is None else \
-        np.ascontiguousarray(b_ih, dtype=x.dtype)
-    W_ih = np.ascontiguousarray(W_ih, dtype=x.dtype)
-    if B <= PRE_PROJECT_ROWS:                    # one or two rows: one product for all steps
-        xw = x.reshape(T * B, I) @ W_ih
-        xw += b_ih
-        return gru_forward(xw.reshape(T, B, G), W_hh, b_hh, h0, mask, rec_dropout, reset_after)
+    x, W_ih, b_ih, xw = forward_x_args(x, W_ih, b_ih, W_hh.shape[1])
+    if xw is not None:
+        return gru_forward(xw, W_hh, b_hh, h0, mask, rec_dropout, reset_after)
     return _forward(None, x, W_ih, b_ih, True, W_hh, b_hh, h0, mask, rec_dropout, reset_after)
 
 

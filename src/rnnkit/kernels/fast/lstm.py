@@ -36,7 +36,7 @@ from numba import njit
 
 from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
                         recurrent_step, sigmoid, tanh)
-from .common import (PRE_PROJECT_ROWS, Cache, infer_args, mask_and_rec, matmul_split,
+from .common import (Cache, forward_x_args, infer_args, mask_and_rec, matmul_split,
                      run_blocks, trace_buffer)
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
@@ -241,15 +241,9 @@ def lstm_forward_x(x, W_ih, b, W_hh, h0, c0, mask=None, rec_dropout=None):
         W_ih: (I, 4H) kernel; b: (4H,) bias or None.
         the rest: as :func:`lstm_forward`.
     """
-    x = np.ascontiguousarray(x)
-    T, B, I = x.shape
-    G = W_hh.shape[1]
-    bias = np.zeros(G, dtype=x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
-    W_ih = np.ascontiguousarray(W_ih, dtype=x.dtype)
-    if B <= PRE_PROJECT_ROWS:                    # one or two rows: one product for all steps
-        xw = x.reshape(T * B, I) @ W_ih
-        xw += bias
-        return lstm_forward(xw.reshape(T, B, G), W_hh, h0, c0, mask, rec_dropout)
+    x, W_ih, bias, xw = forward_x_args(x, W_ih, b, W_hh.shape[1])
+    if xw is not None:
+        return lstm_forward(xw, W_hh, h0, c0, mask, rec_dropout)
     return _forward(None, x, W_ih, bias, True, W_hh, h0, c0, mask, rec_dropout)
 
 

@@ -18,7 +18,7 @@ from numba import njit
 
 from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
                         recurrent_step, tanh)
-from .common import (PRE_PROJECT_ROWS, Cache, infer_args, mask_and_rec, matmul_split,
+from .common import (Cache, forward_x_args, infer_args, mask_and_rec, matmul_split,
                      run_blocks, trace_buffer)
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
@@ -207,15 +207,9 @@ def simple_rnn_forward_x(x, W_ih, b, W_hh, h0, mask=None, rec_dropout=None, acti
         W_ih: (I, H) kernel; b: (H,) bias or None.
         the rest: as :func:`simple_rnn_forward`.
     """
-    x = np.ascontiguousarray(x)
-    T, B, I = x.shape
-    H = W_hh.shape[1]
-    bias = np.zeros(H, dtype=x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
-    W_ih = np.ascontiguousarray(W_ih, dtype=x.dtype)
-    if B <= PRE_PROJECT_ROWS:                    # one or two rows: one product for all steps
-        xw = x.reshape(T * B, I) @ W_ih
-        xw += bias
-        return simple_rnn_forward(xw.reshape(T, B, H), W_hh, h0, mask, rec_dropout, activation)
+    x, W_ih, bias, xw = forward_x_args(x, W_ih, b, W_hh.shape[1])
+    if xw is not None:
+        return simple_rnn_forward(xw, W_hh, h0, mask, rec_dropout, activation)
     return _forward(None, x, W_ih, bias, True, W_hh, h0, mask, rec_dropout, activation)
 
 
