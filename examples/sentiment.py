@@ -20,7 +20,7 @@ trained with Adam (learning rate 1e-3) on binary cross-entropy; the weights of t
 the lowest validation loss are kept (EarlyStopping, restore_best_weights). The learning rate and
 the units were picked on the validation slice among (1e-3, 3e-4) x (32, 64) units.
 
-**Baseline.** Logistic regression on tf-idf word unigrams + bigrams (``rnnkit.bow``: exact
+**Baseline.** Logistic regression on tf-idf word unigrams + bigrams (``rnnkit.baselines.bow``: exact
 Newton-CG solution, L2 strength C picked on the same validation slice, then refitted on all the
 training sentences — the baseline sees the validation slice for its final fit, the RNN does not
 train on it).
@@ -51,7 +51,7 @@ import numpy as np  # noqa: E402
 
 import rnnkit  # noqa: E402
 from rnnkit import layers  # noqa: E402
-from rnnkit.bow import BagOfNgrams, LogisticRegression  # noqa: E402
+from rnnkit.baselines.bow import BagOfNgrams, LogisticRegression  # noqa: E402
 from rnnkit.data import WordVocab, pad_sequences  # noqa: E402
 from rnnkit.datasets.sentiment import FILES, load_sentiment_sentences  # noqa: E402
 from rnnkit.datasets.sources import MissingDataError  # noqa: E402

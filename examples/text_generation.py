@@ -8,7 +8,7 @@ the first 1.1 MB: on every machine, no download); ``--data PATH`` reads a UTF-8 
 instead, e.g. ``../shared/data/tinyshakespeare.txt`` (1.1 MB, 65 distinct characters). The last
 5 % of the text is held out, exactly as ``rnnkit train-text`` holds it out.
 
-**Model.** The training engine is ``rnnkit.textlm.train_text`` (what ``rnnkit train-text``
+**Model.** The training engine is ``rnnkit.cli.textlm.train_text`` (what ``rnnkit train-text``
 runs), called as it is: Embedding(V, 32) -> LSTM(units, return_sequences, stateful) ->
 Dense(V) logits, trained with truncated BPTT over ``batch`` parallel streams cut into windows
 of ``seq_len`` characters; ids (B, T) -> logits (B, T, V). Full run: 256 units, dropout 0.2
@@ -21,7 +21,7 @@ each stream's state carried from window to window from zeros, as ``fit`` validat
 scored is the one ``model.rnnkit`` holds (the epoch with the lowest validation loss, so the
 epoch is picked on these characters: slightly optimistic).
 
-**Baseline.** An interpolated Kneser-Ney character n-gram (``rnnkit.ngram``): its order is
+**Baseline.** An interpolated Kneser-Ney character n-gram (``rnnkit.baselines.ngram``): its order is
 chosen on the tail of the *training* text (fitted on the rest), then it is refitted on all the
 training text and scored on the same held-out characters, each with its n-1 preceding
 characters as context (at a held-out stream's first characters the n-gram still sees the
@@ -59,8 +59,8 @@ from rnnkit.data import CharVocab, stdlib_corpus  # noqa: E402
 from rnnkit.datasets.sources import MissingDataError  # noqa: E402
 from rnnkit.generation import generate_text  # noqa: E402
 from rnnkit.io.saving import load_model  # noqa: E402
-from rnnkit.ngram import KneserNeyLM, choose_order  # noqa: E402
-from rnnkit.textlm import TextLMConfig, build_model, read_texts, train_text  # noqa: E402
+from rnnkit.baselines.ngram import KneserNeyLM, choose_order  # noqa: E402
+from rnnkit.cli.textlm import TextLMConfig, build_model, read_texts, train_text  # noqa: E402
 from rnnkit.training.tbptt import stream_windows  # noqa: E402
 
 NAME = "text_generation"

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from rnnkit.bench import SHAPES, parse_shapes
-from rnnkit.bench_runners import train_flops
+from rnnkit.bench.runners import train_flops
 
 
 def rnnkit(*args, cwd=None):

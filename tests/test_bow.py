@@ -1,11 +1,11 @@
-"""rnnkit.bow: tf-idf n-gram features and the Newton-CG logistic regression (the text baseline)."""
+"""rnnkit.baselines.bow: tf-idf n-gram features and the Newton-CG logistic regression (the text baseline)."""
 
 import math
 
 import numpy as np
 import pytest
 
-from rnnkit.bow import BagOfNgrams, LogisticRegression, SparseRows, ngrams
+from rnnkit.baselines.bow import BagOfNgrams, LogisticRegression, SparseRows, ngrams
 
 DOCS = [["not", "good"], ["good", "food"], ["bad", "food", "bad"], ["very", "good"],
         ["not", "bad"], ["bad"]]

@@ -45,7 +45,7 @@ def test_quick_demo_writes_model_vocab_and_plot(tmp_path):
     assert probs.shape == (1, x.shape[1], len(vocab)) and np.isfinite(probs).all()
     assert (folder / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the reported validation loss is what the saved model gives on the held-out windows
-    from rnnkit.demo import DemoConfig, _data
+    from rnnkit.cli.demo import DemoConfig, _data
 
     _, vocab2, _, (vx, vy) = _data(DemoConfig.quick())
     assert vocab2 == vocab
@@ -105,7 +105,7 @@ def test_adding_a_command_is_one_function(monkeypatch, capsys):
 
 
 def test_demo_without_matplotlib_skips_the_plot(tmp_path, monkeypatch, capsys):
-    from rnnkit.demo import run_demo
+    from rnnkit.cli.demo import run_demo
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)          # import matplotlib fails
     result = run_demo(out=str(tmp_path), quick=True, minutes=0.05, seed=0)
@@ -123,7 +123,7 @@ def test_demo_without_matplotlib_skips_the_plot(tmp_path, monkeypatch, capsys):
 
 
 def test_time_budget_replans_and_stops(monkeypatch):
-    from rnnkit import demo
+    from rnnkit.cli import demo
 
     class FakeModel:
         stop_training = False
@@ -168,7 +168,7 @@ def test_time_budget_replans_and_stops(monkeypatch):
 
 
 def test_demo_resumes_fit_when_more_epochs_fit_than_planned(tmp_path, monkeypatch, capsys):
-    from rnnkit import demo
+    from rnnkit.cli import demo
 
     small = dataclasses.replace(demo.DemoConfig.quick(), max_epochs=3, gen_length=5)
     monkeypatch.setattr(demo.DemoConfig, "quick", classmethod(lambda cls: small))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit import cli_examples
+from rnnkit.cli import examples as cli_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 

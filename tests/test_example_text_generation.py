@@ -1,4 +1,4 @@
-"""examples/text_generation.py --quick: a character LSTM (rnnkit.textlm.train_text) against the
+"""examples/text_generation.py --quick: a character LSTM (rnnkit.cli.textlm.train_text) against the
 Kneser-Ney n-gram, scored on the same held-out characters; files and report checked."""
 
 import math

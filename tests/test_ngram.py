@@ -1,10 +1,10 @@
-"""rnnkit.ngram: the interpolated Kneser-Ney character model used as the text baseline."""
+"""rnnkit.baselines.ngram: the interpolated Kneser-Ney character model used as the text baseline."""
 
 import numpy as np
 import pytest
 
 from rnnkit.data import CharVocab
-from rnnkit.ngram import KneserNeyLM, choose_order
+from rnnkit.baselines.ngram import KneserNeyLM, choose_order
 
 TEXT = ("the cat sat on the mat. the dog sat on the log. a cat and a dog met on a mat.\n" * 20
         + "the end of the text is not like the rest.\n")

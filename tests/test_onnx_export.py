@@ -12,7 +12,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from rnnkit.bench_runners import _onnx_runner  # noqa: E402
+from rnnkit.bench.runners import _onnx_runner  # noqa: E402
 from rnnkit.io.onnx_export import build_onnx_model, export_onnx  # noqa: E402
 from rnnkit.layers import (GRU, LSTM, Activation, Bidirectional, Concatenate, Dense,  # noqa: E402
                            Dropout, Embedding, Flatten, Input, Layer, Masking, RepeatVector,

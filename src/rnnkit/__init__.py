@@ -7,8 +7,8 @@
     164106
 """
 
-from . import activations, config, initializers, layers, random  # noqa: F401
-from .io.errors import FileFormatError
+from . import _moved, activations, config, initializers, layers, random  # noqa: F401
+from .errors import FileFormatError
 from .io.saving import load_model
 from .layers import Input
 from .models import Model, Sequential
@@ -20,6 +20,7 @@ import sys as _sys  # noqa: E402
 for _name in ("callbacks", "losses", "metrics", "optimizers"):
     _sys.modules[f"{__name__}.{_name}"] = globals()[_name]
 del _sys, _name
+_moved.install()            # old module paths (rnnkit.ngram, ...) keep importing
 
 __version__ = "0.1.0"
 

@@ -23,7 +23,7 @@ import re
 
 import numpy as np
 
-from ..io.errors import FileFormatError
+from ..errors import FileFormatError
 
 PAD_TOKEN = ""          # index 0, as Keras TextVectorization
 OOV_TOKEN = "[UNK]"     # index 1

@@ -20,7 +20,7 @@ member sizes are checked from its directory, every expected dataset must be ther
 model's own shape and a float dtype, soft and external links, external and virtual datasets
 are refused, and no dataset may be left over. Only then are the arrays read (their total size
 is the model's) and, once all are read, copied into the layers. Any failure is a
-:class:`~rnnkit.io.errors.FileFormatError` naming the file, the layer, what was expected and
+:class:`~rnnkit.errors.FileFormatError` naming the file, the layer, what was expected and
 what came; the model is left unchanged.
 
 >>> import numpy as np, os, tempfile, rnnkit
@@ -43,7 +43,7 @@ import zipfile
 import numpy as np
 
 from . import keras_layout
-from .errors import FileFormatError
+from ..errors import FileFormatError
 from .safetensors_format import atomic_write
 
 WEIGHTS_MEMBER = "model.weights.h5"          # the weights inside a .keras archive

@@ -22,6 +22,7 @@ NotImplementedError naming the layer and why; see :mod:`rnnkit.io.onnx_layers`.
 
 import numpy as np
 
+from ..layers import registry
 from .onnx_layers import CONVERTERS
 
 DEFAULT_OPSET = 17
@@ -62,19 +63,23 @@ class _GraphBuilder:
         return outs if n_out > 1 else outs[0]
 
 
+def _model_class(name):
+    """The class ``Model`` or ``Sequential`` from the layer registry: ``rnnkit.models`` sits
+    above ``rnnkit.io`` and registers its classes as layers when it is imported."""
+    return registry.layer_classes().get(name, ())
+
+
 def _layer_chain(model):
     """The layers from the model's one input to its one output, in order (no InputLayer);
     models used as layers (a Sequential inside a Sequential) are opened up."""
-    from ..models.functional import Model
     chain = []
     for layer in _own_chain(model):
-        chain += _layer_chain(layer) if isinstance(layer, Model) else [layer]
+        chain += _layer_chain(layer) if isinstance(layer, _model_class("Model")) else [layer]
     return chain
 
 
 def _own_chain(model):
-    from ..models.sequential import Sequential
-    if isinstance(model, Sequential):
+    if isinstance(model, _model_class("Sequential")):
         return [lyr for lyr in model._layers if type(lyr).__name__ != "InputLayer"]
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise NotImplementedError(

@@ -14,7 +14,7 @@ import tempfile
 
 import numpy as np
 
-from .errors import FileFormatError
+from ..errors import FileFormatError
 
 MAX_HEADER_BYTES = 64 * 1024 * 1024
 _DTYPES = {"F16": np.float16, "F32": np.float32, "F64": np.float64, "I8": np.int8,

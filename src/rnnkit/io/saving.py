@@ -33,7 +33,9 @@ import re
 import numpy as np
 
 from .. import config
-from .errors import FileFormatError
+from ..errors import FileFormatError
+from ..layers import registry
+from ..layers.base import weight_budget
 from .safetensors_format import load, read_header, save
 
 FORMAT = "rnnkit.model"
@@ -81,40 +83,104 @@ def _rng_states(model):
     return json.dumps(states)
 
 
-def _restore_rng_states(model, path, meta):
+def _rng_assignments(model, path, meta):
+    """``[(generator, state)]`` for the file's random generator states, every one checked on a
+    scratch generator of the same kind before any is assigned."""
     if "rng_states" not in meta:
-        return
+        return []
     states = _json(path, meta, "rng_states")
     gens = _generators(model)
     if not isinstance(states, dict):
         raise FileFormatError(f"{path}: the 'rng_states' entry is not a JSON object")
+    pairs = []
     for key, state in states.items():
         if key not in gens:
             raise FileFormatError(f"{path}: random generator state {key!r} matches no layer "
                                   f"of the rebuilt model")
         try:
-            gens[key].bit_generator.state = state
+            type(gens[key].bit_generator)().state = state
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
             raise FileFormatError(f"{path}: bad random generator state {key!r}: {e}") from None
+        pairs.append((gens[key], state))
+    return pairs
 
 
-def save_model(model, path):
-    """Write the architecture, the weights and (if compiled) the optimizer state to ``path``."""
-    from ..layers import registry
+def _restore_rng_states(model, path, meta):
+    for gen, state in _rng_assignments(model, path, meta):
+        gen.bit_generator.state = state
 
+
+def _state(model, strict):
+    """``(tensors, metadata)`` of a model file: weights, architecture, random generator states
+    and, for a compiled model, the compile arguments and the optimizer's slots.
+
+    ``strict=False`` (checkpoints of a live run) leaves out an architecture or compile arguments
+    that are not JSON instead of failing: the run restores into its own live model."""
     tensors = _weights_dict(model)
     meta = {"format": FORMAT, "format_version": VERSION, "floatx": config.floatx(),
-            "model": json.dumps(registry.serialize(model)), "rng_states": _rng_states(model)}
+            "rng_states": _rng_states(model)}
+    try:
+        meta["model"] = json.dumps(registry.serialize(model))
+    except (TypeError, ValueError):
+        if strict:
+            raise
     if getattr(model, "compiled_loss", None) is not None:
         try:
             meta["compile"] = json.dumps(model._compile_config())
         except TypeError as e:
-            raise ValueError(f"{model.name}: cannot save the compile arguments as JSON ({e}); "
-                             "a callable learning rate cannot be saved: set a float first, "
-                             "or save_weights() only") from None
+            if strict:
+                raise ValueError(f"{model.name}: cannot save the compile arguments as JSON "
+                                 f"({e}); a callable learning rate cannot be saved: set a "
+                                 "float first, or save_weights() only") from None
         for name, array in model.optimizer.get_state().items():
             tensors[f"optimizer/{name}"] = np.asarray(array)
+    return tensors, meta
+
+
+def save_model(model, path):
+    """Write the architecture, the weights and (if compiled) the optimizer state to ``path``."""
+    tensors, meta = _state(model, strict=True)
     save(path, tensors, meta)
+
+
+def write_checkpoint(model, path, extra):
+    """Write a training checkpoint of ``model`` to ``path`` atomically: what :func:`save_model`
+    writes (an architecture or compile arguments that are not JSON are left out), plus the
+    caller's ``extra`` metadata entries (``{name: JSON string}``)."""
+    tensors, meta = _state(model, strict=False)
+    meta.update(extra)
+    save(path, tensors, meta)
+
+
+def restore_checkpoint(model, path, tensors, meta):
+    """Put a checkpoint read with ``safetensors_format.load`` back into the live ``model``:
+    weights, random generator states and optimizer slots.
+
+    Everything is checked first (names, positions, shapes, dtypes, generator states); nothing
+    of the model changes unless all of it fits. Optimizer slots are keyed by weight path, and
+    paths hold per-session layer names (lstm, lstm_1...): the saved paths are mapped to this
+    model's, position by position.
+    """
+    header = {k: {"shape": list(v.shape), "dtype": _DTYPE_CODES.get(v.dtype, str(v.dtype))}
+              for k, v in tensors.items()}
+    pairs = _match(model, path, header)
+    rng = _rng_assignments(model, path, meta)
+    renamed = {key[key.index("/", len("weights/")) + 1:]: w.path for key, w in pairs}
+    opt = {}
+    for k, v in tensors.items():
+        if k.startswith("optimizer/"):
+            name = k[len("optimizer/"):]
+            wpath, sep, slot = name.rpartition("/")
+            opt[renamed[wpath] + sep + slot if sep and wpath in renamed else name] = v
+    model.set_weights([tensors[key] for key, _ in pairs])
+    for gen, state in rng:
+        gen.bit_generator.state = state
+    if opt and getattr(model, "optimizer", None) is not None:
+        model.optimizer.set_state(opt)
+
+
+_DTYPE_CODES = {np.dtype("float16"): "F16", np.dtype("float32"): "F32",
+                np.dtype("float64"): "F64"}
 
 
 def save_weights(model, path):
@@ -212,8 +278,6 @@ def load_model(path, custom_objects=None, compile=True):
         raise FileFormatError(f"{path}: unknown floatx {saved_floatx!r}")
     budget = _BUDGET_SLACK + sum(functools.reduce(operator.mul, info["shape"], 1)
                                  for key, info in header.items() if key.startswith("weights/"))
-    from ..layers.base import weight_budget
-
     try:
         with weight_budget(budget, path):
             model = _deserialize_model(spec, custom_objects, saved_floatx)
@@ -239,12 +303,10 @@ def load_model(path, custom_objects=None, compile=True):
 
 
 def _deserialize_model(spec, custom_objects, floatx):
-    from ..models.functional import _deserialize
-
     current = config.floatx()
     config.set_floatx(floatx)
     try:
-        model = _deserialize(spec, custom_objects)
+        model = registry.deserialize(spec, custom_objects)
         if not model.built and getattr(model, "_input_batch_shape", None) is not None:
             model.build()
     finally:

@@ -111,6 +111,16 @@ def input_forward_for(cell, layer=None, dtype=np.float32):
     return None if fast is None else fast[3]
 
 
+def step_kernels_for(cell, layer=None, dtype=np.float32):
+    """The compiled one-step module (:mod:`rnnkit.kernels.fast.step`: ``pack``, ``lstm_step``,
+    ``gru_step``, ``simple_rnn_step``) where the fast path applies to this layer, else None:
+    the caller then steps with :mod:`rnnkit.kernels.step`, the NumPy reference."""
+    if _fast_for(cell, layer, dtype) is None:
+        return None
+    from .fast import step
+    return step
+
+
 def inference_kernel_for(cell, layer=None, dtype=np.float32):
     """The fast forward-only kernel for ``cell`` (e.g. :func:`rnnkit.kernels.fast.lstm.
     lstm_infer`: no cache, output written batch-first), or None where the fast path does not

@@ -44,6 +44,7 @@ class GRU(Recurrent):
     """
 
     n_gates = 3
+    kernel_cell = "gru"          # the name rnnkit.kernels.dispatch knows this cell by
     state_names = ("h",)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",

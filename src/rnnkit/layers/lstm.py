@@ -59,6 +59,7 @@ class LSTM(Recurrent):
     """
 
     n_gates = 4
+    kernel_cell = "lstm"          # the name rnnkit.kernels.dispatch knows this cell by
     state_names = ("h", "c")
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",

@@ -14,6 +14,7 @@ overrides both.
 """
 
 import importlib
+import inspect
 import pkgutil
 
 from .base import Layer
@@ -75,6 +76,13 @@ def serialize(layer):
 
 
 def deserialize(spec, custom_objects=None):
-    """A new layer from :func:`serialize`'s dict."""
+    """A new layer (or model) from :func:`serialize`'s dict.
+
+    A class whose ``from_config`` takes ``custom_objects`` (a model, which rebuilds its own
+    layers) is given them; the others get the config alone.
+    """
     cls = get_layer_class(spec["class_name"], custom_objects)
-    return cls.from_config(dict(spec["config"]))
+    config = dict(spec["config"])
+    if "custom_objects" in inspect.signature(cls.from_config).parameters:
+        return cls.from_config(config, custom_objects=custom_objects)
+    return cls.from_config(config)

@@ -35,6 +35,7 @@ class SimpleRNN(Recurrent):
     """
 
     n_gates = 1
+    kernel_cell = "simple_rnn"          # the name rnnkit.kernels.dispatch knows this cell by
     state_names = ("h",)
 
     def __init__(self, units, activation="tanh", **kwargs):

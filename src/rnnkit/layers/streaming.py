@@ -42,30 +42,13 @@ import numpy as np
 from ..kernels import dispatch
 from ..kernels import step as ref_step
 
-_CELLS = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "simple_rnn"}
-
-
 def _cell_of(layer):
-    """"lstm", "gru" or "simple_rnn" for a layer of those classes (or their subclasses)."""
-    for cls in type(layer).__mro__:
-        if cls.__name__ in _CELLS and cls.__module__.startswith("rnnkit.layers."):
-            return _CELLS[cls.__name__]
-    raise TypeError(f"{getattr(layer, 'name', layer)}: streaming works for LSTM, GRU and "
-                    f"SimpleRNN layers, got {type(layer).__name__}")
-
-
-def _fast_steps(cell, layer, dtype):
-    """The compiled step module when it can run this layer, else None (see the module doc)."""
-    m = dispatch.mode()
-    if m == "reference" or not dispatch.supports_fast(cell, layer, dtype):
-        return None
-    if not dispatch.fast_available():
-        if m == "fast":
-            raise ImportError(f"RNNKIT_KERNELS=fast, but the fast kernels cannot run: "
-                              f"{dispatch._load_fast()}")
-        return None
-    from ..kernels.fast import step
-    return step
+    """"lstm", "gru" or "simple_rnn": the kernel cell of a recurrent layer."""
+    cell = getattr(layer, "kernel_cell", None)
+    if cell not in ("lstm", "gru", "simple_rnn"):
+        raise TypeError(f"{getattr(layer, 'name', layer)}: streaming works for LSTM, GRU and "
+                        f"SimpleRNN layers, got {type(layer).__name__}")
+    return cell
 
 
 class Streamer:
@@ -144,7 +127,7 @@ class Streamer:
             b_ih, b_hh = (None if layer.bias is None else layer.bias.value), None
         b_ih = None if b_ih is None else np.array(b_ih, dtype=dt)
         b_hh = None if b_hh is None else np.array(b_hh, dtype=dt)
-        fast = _fast_steps(self.cell, layer, dt)
+        fast = dispatch.step_kernels_for(self.cell, layer, dt)
         self.kernels = "reference" if fast is None else "fast"
         if fast is None:
             self._W_ih, self._W_hh, self._b_ih, self._b_hh = W_ih, W_hh, b_ih, b_hh

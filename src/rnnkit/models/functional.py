@@ -28,9 +28,10 @@ The order of ``model.layers`` and the node indices in ``get_config``/``summary``
 
 import collections
 
+from ..io import keras_h5, onnx_export, saving
 from ..layers.base import Layer, unique_name
 from ..layers.input_layer import InputLayer
-from ..layers.registry import get_layer_class
+from ..layers.registry import deserialize
 from ..layers.symbolic import SymbolicTensor, flatten
 from ..training.trainer import TrainingMixin
 from .summary import print_summary
@@ -302,34 +303,28 @@ class Model(TrainingMixin, Layer):
         for layer in self.layers:
             yield from layer.iter_layers()
 
-    # ---- saving (rnnkit.io sits above models; imported when used) -----------------------------
+    # ---- saving (rnnkit.io, the floor below, does the work) ---------------------------------
     def save(self, filepath):
         """Architecture, weights and compile state in one safetensors file (no pickle)."""
-        from ..io.saving import save_model
-        save_model(self, filepath)
+        saving.save_model(self, filepath)
 
     def save_weights(self, filepath):
         """Only the weights, in one safetensors file; a name ending in ``.weights.h5`` writes
         Keras 3's format instead (``rnnkit.io.save_keras_weights``), as Keras's save_weights."""
         if str(filepath).endswith(".weights.h5"):
-            from ..io.keras_h5 import save_keras_weights
-            return save_keras_weights(self, filepath)
-        from ..io.saving import save_weights
-        save_weights(self, filepath)
+            return keras_h5.save_keras_weights(self, filepath)
+        saving.save_weights(self, filepath)
 
     def load_weights(self, filepath):
         """Copy weights saved by ``save_weights`` or ``save`` into this (built) model; a Keras 3
         ``.weights.h5`` or ``.keras`` file goes to ``rnnkit.io.load_keras_weights``."""
         if str(filepath).endswith((".weights.h5", ".keras")):
-            from ..io.keras_h5 import load_keras_weights
-            return load_keras_weights(self, filepath)
-        from ..io.saving import load_weights
-        load_weights(self, filepath)
+            return keras_h5.load_keras_weights(self, filepath)
+        saving.load_weights(self, filepath)
 
     def export_onnx(self, path, opset=None):
         """Write this model as a standard ONNX graph to ``path`` (see rnnkit.io.onnx_export)."""
-        from ..io.onnx_export import export_onnx
-        return export_onnx(self, path, opset=opset)
+        return onnx_export.export_onnx(self, path, opset=opset)
 
     def summary(self, line_length=None, positions=None, print_fn=None):
         """Print the Keras (tf.keras 2) table of layers, output shapes and parameter counts."""
@@ -381,7 +376,7 @@ class Model(TrainingMixin, Layer):
         """Rebuild the graph of :meth:`get_config` with new layers (weights not included)."""
         created, queues, made = {}, {}, {}
         for spec in config["layers"]:
-            layer = _deserialize(spec, custom_objects)
+            layer = deserialize(spec, custom_objects)
             created[spec["name"]] = layer
             queues[spec["name"]] = collections.deque(spec["inbound_nodes"])
             if isinstance(layer, InputLayer):
@@ -422,9 +417,3 @@ class Model(TrainingMixin, Layer):
                    name=config.get("name"), trainable=config.get("trainable", True))
 
 
-def _deserialize(spec, custom_objects=None):
-    """A new layer (or model) from ``{"class_name", "config"}``."""
-    layer_cls = get_layer_class(spec["class_name"], custom_objects)
-    if issubclass(layer_cls, Model):
-        return layer_cls.from_config(dict(spec["config"]), custom_objects=custom_objects)
-    return layer_cls.from_config(dict(spec["config"]))

@@ -19,9 +19,9 @@ import numpy as np
 
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
-from ..layers.registry import serialize
+from ..layers.registry import deserialize, serialize
 from ..layers.symbolic import SymbolicTensor
-from .functional import Model, _deserialize
+from .functional import Model
 
 
 def _known_input_shape(layer):
@@ -185,7 +185,7 @@ class Sequential(Model):
     def from_config(cls, config, custom_objects=None):
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for spec in config["layers"]:
-            model.add(_deserialize(spec, custom_objects))
+            model.add(deserialize(spec, custom_objects))
         if config.get("build_input_shape") is not None and not model.built:
             model.build(tuple(config["build_input_shape"]))
         return model

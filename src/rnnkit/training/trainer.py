@@ -1,7 +1,7 @@
 """``fit`` / ``evaluate`` / ``predict`` with Keras semantics, as a mixin.
 
 ``compile``, one batch's step and the checks before training are in
-:mod:`rnnkit.training.compiled`; this file holds the loops over batches and epochs.
+:mod:`rnnkit.training.compile`; this file holds the loops over batches and epochs.
 
 The training loop needs only the Layer-like contract of a model: ``forward(x, training)``,
 ``backward(dy)``, ``output_mask`` (the mask of the last forward's outputs, or None),
@@ -37,7 +37,7 @@ import numpy as np
 from ..grad_mode import inference_mode
 from ..random import make_rng
 from . import callbacks as callbacks_module
-from .compiled import CompiledMixin
+from .compile import CompiledMixin
 from .data import batches, split_validation, take, unwrap
 
 

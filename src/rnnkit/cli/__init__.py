@@ -20,8 +20,8 @@ import argparse
 import os
 import sys
 
-from . import __version__
-from .io.errors import FileFormatError
+from .. import __version__
+from ..errors import FileFormatError
 
 # What a user can cause; anything else is a bug and keeps its traceback.
 USER_ERRORS = (ValueError, OSError, FileFormatError)
@@ -60,9 +60,9 @@ def _run_demo(args):
     return 0
 
 
-from .cli_text import COMMANDS as _TEXT_COMMANDS  # noqa: E402  (train-text, generate, summary)
-from .cli_bench import COMMANDS as _BENCH_COMMANDS  # noqa: E402  (bench)
-from .cli_examples import COMMANDS as _EXAMPLES_COMMANDS  # noqa: E402  (examples)
+from .text import COMMANDS as _TEXT_COMMANDS  # noqa: E402  (train-text, generate, summary)
+from .bench import COMMANDS as _BENCH_COMMANDS  # noqa: E402  (bench)
+from .examples import COMMANDS as _EXAMPLES_COMMANDS  # noqa: E402  (examples)
 
 COMMANDS = [_add_demo, *_TEXT_COMMANDS, *_BENCH_COMMANDS, *_EXAMPLES_COMMANDS]
 

@@ -22,12 +22,10 @@ decide how to rebuild a model before ``fit``. ``rnnkit train-text --resume`` wor
 import json
 import os
 
-import numpy as np
-
-from ..io import saving
-from ..io.errors import FileFormatError
-from ..io.safetensors_format import load, read_header, save
-from .callbacks import Callback
+from ...errors import FileFormatError
+from ...io.safetensors_format import load, read_header
+from ...io.saving import restore_checkpoint, write_checkpoint
+from .base import Callback
 
 CHECKPOINT_NAME = "latest.rnnkit"
 _KEY = "backup_and_restore"
@@ -82,50 +80,19 @@ class BackupAndRestore(Callback):
 
     # ---- saving / restoring --------------------------------------------------------------------
     def _write(self, epoch):
-        from ..layers import registry
-
         model = self.model
-        tensors = saving._weights_dict(model)
-        meta = {"format": saving.FORMAT, "format_version": saving.VERSION,
-                "floatx": _floatx(), "rng_states": saving._rng_states(model)}
-        try:
-            meta["model"] = json.dumps(registry.serialize(model))
-        except (TypeError, ValueError):
-            pass                          # still restorable into the live model
-        if getattr(model, "compiled_loss", None) is not None:
-            try:
-                meta["compile"] = json.dumps(model._compile_config())
-            except TypeError:
-                pass                      # e.g. a callable learning rate
-            for name, array in model.optimizer.get_state().items():
-                tensors[f"optimizer/{name}"] = np.asarray(array)
         bitgen = getattr(model, "_fit_bit_generator", None)
         state = {"epoch": int(epoch), "history": self._history, "epochs": self._epochs,
                  "shuffle_rng_state": bitgen.state if bitgen is not None else None,
                  "extra": self.get_extra_state()}
-        meta[_KEY] = json.dumps(state)
-        save(self.checkpoint_path, tensors, meta)   # atomic: temp file, fsync, rename
+        # atomic: temp file, fsync, rename
+        write_checkpoint(model, self.checkpoint_path, {_KEY: json.dumps(state)})
 
     def _restore(self, path):
         model = self.model
         tensors, meta = load(path)
         state = _parse_state(path, meta)
-        header = {k: {"shape": list(v.shape), "dtype": _dtype_code(v)}
-                  for k, v in tensors.items()}
-        pairs = saving._match(model, path, header)
-        model.set_weights([tensors[key] for key, _ in pairs])
-        saving._restore_rng_states(model, path, meta)
-        # optimizer slots are keyed by weight path, and paths hold per-session layer names
-        # (lstm, lstm_1...): map the saved paths to this model's, position by position
-        renamed = {key[key.index("/", len("weights/")) + 1:]: w.path for key, w in pairs}
-        opt = {}
-        for k, v in tensors.items():
-            if k.startswith("optimizer/"):
-                name = k[len("optimizer/"):]
-                path, sep, slot = name.rpartition("/")
-                opt[renamed[path] + sep + slot if sep and path in renamed else name] = v
-        if opt and getattr(model, "optimizer", None) is not None:
-            model.optimizer.set_state(opt)
+        restore_checkpoint(model, path, tensors, meta)
         self._history = {k: list(v) for k, v in state["history"].items()}
         self._epochs = list(state.get("epochs", range(state["epoch"] + 1)))
         self.set_extra_state(state.get("extra"))
@@ -155,14 +122,3 @@ def _parse_state(path, meta):
             and state["epoch"] >= 0 and isinstance(state.get("history"), dict)):
         raise FileFormatError(f"{path}: the {_KEY!r} entry has no valid epoch and history")
     return state
-
-
-def _floatx():
-    from .. import config
-
-    return config.floatx()
-
-
-def _dtype_code(array):
-    return {np.dtype("float16"): "F16", np.dtype("float32"): "F32",
-            np.dtype("float64"): "F64"}.get(array.dtype, str(array.dtype))

@@ -3,7 +3,7 @@
 Each competitor (an rnnkit kernel set, or torch) runs in a fresh Python process that:
 
 1. imports numpy and rnnkit (and torch, for torch), builds the layer and the data exactly as the
-   timed runners of :mod:`rnnkit.bench_runners` do, and sets the same thread counts;
+   timed runners of :mod:`rnnkit.bench.runners` do, and sets the same thread counts;
 2. runs one warm-up step (compiled code loaded from the cache, lazy initialisation, weight
    gradients allocated), then ``gc.collect()`` and glibc's ``malloc_trim(0)`` so that freed
    memory the allocator kept goes back to the system;
@@ -30,7 +30,7 @@ import ctypes, gc, json, sys
 who, cell = sys.argv[1], sys.argv[2]
 shape, threads = tuple(json.loads(sys.argv[3])), int(sys.argv[4])
 import numpy as np
-from rnnkit import bench_runners
+from rnnkit.bench import runners as bench_runners
 
 
 def status_kib(key):

@@ -61,7 +61,7 @@ def _add_train_text(subparsers):
 
 
 def _run_train_text(args):
-    from .data.corpus import stdlib_corpus
+    from ..data.corpus import stdlib_corpus
     from .textlm import CHECKPOINT, read_texts, train_text
 
     if not args.files and not args.builtin:
@@ -110,9 +110,9 @@ def _add_generate(subparsers):
 
 
 def _run_generate(args):
-    from .data.vocab import load_vocab
-    from .generation import stream_text
-    from .io.saving import load_model
+    from ..data.vocab import load_vocab
+    from ..generation import stream_text
+    from ..io.saving import load_model
 
     if not os.path.isdir(args.dir):
         raise FileNotFoundError(f"{args.dir}: no such run directory")
@@ -139,7 +139,7 @@ def _add_summary(subparsers):
 
 
 def _run_summary(args):
-    from .io.saving import load_model
+    from ..io.saving import load_model
 
     load_model(args.file, compile=False).summary()
     return 0

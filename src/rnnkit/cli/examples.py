@@ -23,7 +23,7 @@ from pathlib import Path
 def examples_dir(given=None):
     """The examples folder: ``given``, ``$RNNKIT_EXAMPLES``, or the checkout's ``examples/``."""
     candidates = [given, os.environ.get("RNNKIT_EXAMPLES"),
-                  Path(__file__).resolve().parents[2] / "examples"]
+                  Path(__file__).resolve().parents[3] / "examples"]
     for c in candidates:
         if c:
             path = Path(c)

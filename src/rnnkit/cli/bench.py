@@ -10,7 +10,7 @@ work is in :mod:`rnnkit.bench`, where torch and onnxruntime are optional imports
 
 
 def _add_bench(subparsers):
-    from .bench import add_arguments
+    from ..bench import add_arguments
 
     p = subparsers.add_parser(
         "bench", help="time rnnkit against PyTorch (and onnxruntime) on this machine",
@@ -26,7 +26,7 @@ def _add_bench(subparsers):
 
 
 def _run_bench(args):
-    from .bench import run_args
+    from ..bench import run_args
 
     run_args(args)
     return 0

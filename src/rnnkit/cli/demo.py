@@ -22,13 +22,13 @@ import time
 
 import numpy as np
 
-from . import losses, optimizers, random
-from .data import CharVocab, lm_windows, stdlib_corpus
-from .generation import stream_text
-from .io.saving import load_model
-from .layers import LSTM, Dense, Embedding, clear_session
-from .models import Sequential
-from .training.callbacks import Callback, History
+from .. import losses, optimizers, random
+from ..data import CharVocab, lm_windows, stdlib_corpus
+from ..generation import stream_text
+from ..io.saving import load_model
+from ..layers import LSTM, Dense, Embedding, clear_session
+from ..models import Sequential
+from ..training.callbacks import Callback, History
 
 
 @dataclasses.dataclass

@@ -13,7 +13,7 @@ plain *inference* model (any batch, any length) that samples text after each epo
     model.rnnkit     the best model so far (lowest validation loss), inference form
     vocab.json       the character vocabulary
     last.rnnkit      the checkpoint --resume continues from: a BackupAndRestore checkpoint
-                     (rnnkit.training.backup) of the training model after the last epoch, with
+                     (rnnkit.training.callbacks.backup) of the training model after the last epoch, with
                      its optimizer, random generators, History and the run's settings; written
                      atomically, and a complete model file for rnnkit.load_model
     state.json       a readable copy of the settings, the epoch reached, the best validation
@@ -32,15 +32,15 @@ import math
 import os
 import time
 
-from . import layers
-from .data import CharVocab
-from .generation import generate_text
-from .io.errors import FileFormatError
-from .models import Sequential
-from .random import set_random_seed
-from .training import losses, optimizers
-from .training.backup import BackupAndRestore, read_checkpoint_state
-from .training.tbptt import ResetStatesOnEpochBegin, stream_windows
+from .. import layers
+from ..data import CharVocab
+from ..generation import generate_text
+from ..errors import FileFormatError
+from ..models import Sequential
+from ..random import set_random_seed
+from ..training import losses, optimizers
+from ..training.callbacks.backup import BackupAndRestore, read_checkpoint_state
+from ..training.tbptt import ResetStatesOnEpochBegin, stream_windows
 
 CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
 CHECKPOINT = "last.rnnkit"
@@ -159,7 +159,7 @@ def _check_state(path, state):
 
 
 def _write_json(path, obj):
-    from .io.safetensors_format import atomic_write
+    from ..io.safetensors_format import atomic_write
     atomic_write(path, [json.dumps(obj, indent=1).encode("utf-8")])
 
 

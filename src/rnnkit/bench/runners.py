@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from .grad_mode import inference_mode
+from ..grad_mode import inference_mode
 
 CELLS = {"lstm": ("lstm", "LSTM"), "gru": ("gru", "GRU"), "rnn": ("simple_rnn", "SimpleRNN")}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -109,9 +109,9 @@ def _onnx_runner(cell, shape, x, notes, threads):
         notes.add("onnxruntime or onnx is not installed: no onnxruntime numbers "
                   "(pip install onnxruntime onnx to add them)")
         return None
-    from .io.onnx_export import export_onnx
-    from .layers.input_layer import Input
-    from .models.sequential import Sequential
+    from ..io.onnx_export import export_onnx
+    from ..layers.input_layer import Input
+    from ..models.sequential import Sequential
 
     B, T, I, H = shape
     try:

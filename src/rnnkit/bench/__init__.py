@@ -21,12 +21,12 @@ For each cell and shape (batch, time, features, units), float32:
   ``nn.LSTMCell`` / ``GRUCell`` / ``RNNCell`` per step under ``inference_mode``), in
   microseconds per step;
 * training FLOP rate: the useful FLOPs of the training step (its matrix products only,
-  :func:`rnnkit.bench_runners.train_flops`: 3·2·B·T·(I+H)·G·H with G gates) divided by its
+  :func:`rnnkit.bench.runners.train_flops`: 3·2·B·T·(I+H)·G·H with G gates) divided by its
   median time, in GFLOP/s and in % of the GEMM peak measured at the start of the same run (a
   float32 1024³ ``np.matmul``, same threads, same clock, median);
 * training step peak memory at ``--memory-shape`` (default (16, 500, 64, 128)): for each rnnkit
   kernel set and torch, in a fresh process each, the peak resident memory of one training step
-  above what lives between steps, after a warm-up step (:mod:`rnnkit.bench_memory` says how and
+  above what lives between steps, after a warm-up step (:mod:`rnnkit.bench.memory` says how and
   why). ``--no-memory`` skips it.
 
 rnnkit runs with each kernel set asked for (``fast``: the compiled kernels, ``reference``: the
@@ -52,8 +52,8 @@ import time
 
 import numpy as np
 
-from .bench_memory import measure as measure_memory
-from .bench_runners import (CELLS, GEMM_N, STREAM_FEATURES, STREAM_UNITS, bench,
+from .memory import measure as measure_memory
+from .runners import (CELLS, GEMM_N, STREAM_FEATURES, STREAM_UNITS, bench,
                             bench_streaming, gemm_gflops, train_flops)
 
 SHAPES = [(1, 100, 64, 128), (32, 100, 64, 128), (64, 50, 128, 256), (128, 200, 32, 64),
@@ -133,7 +133,7 @@ def _cores():
 
 def _blas_info():
     try:
-        from .kernels.fast import _lowlevel
+        from ..kernels.fast import _lowlevel
         if _lowlevel.AVAILABLE:
             import ctypes
             from numpy._core import _multiarray_umath as mod
@@ -182,7 +182,7 @@ def run(shapes, cells, kernel_sets, repeats, threads=0, cpu_time=False, streamin
     text."""
     stream = stream or sys.stdout
     torch = _import_torch()
-    from .kernels import dispatch
+    from ..kernels import dispatch
 
     notes = set()
     cores = _cores()
@@ -197,7 +197,7 @@ def run(shapes, cells, kernel_sets, repeats, threads=0, cpu_time=False, streamin
         notes.add("the fast kernels cannot run here (numba missing?): timing the reference only")
         kernel_sets = [k for k in kernel_sets if k != "fast"] or ["reference"]
     if dispatch.fast_available():
-        from .kernels.fast import _lowlevel, common
+        from ..kernels.fast import _lowlevel, common
         common.set_num_threads(threads)
         _lowlevel.set_blas_threads(threads)
         split = common.num_threads()

@@ -1,103 +1,11 @@
-"""Callbacks with Keras names and arguments, called by the fit loop at fixed moments.
+"""Callbacks that watch one metric: ``EarlyStopping``, ``ModelCheckpoint``, ``ReduceLROnPlateau``."""
 
-A callback sees ``self.model`` and ``self.params`` (epochs, steps, verbose) and may set
-``self.model.stop_training = True``. ``logs`` dicts hold the epoch's metrics by name
-("loss", "accuracy", "val_loss", ...). The hooks, in the order ``fit`` calls them::
-
-    on_train_begin
-      on_epoch_begin(epoch)
-        on_train_batch_begin(batch) / on_train_batch_end(batch, logs)     per batch
-        on_test_begin / on_test_batch_begin / on_test_batch_end / on_test_end(logs)
-                                                                 (validation, if any)
-      on_epoch_end(epoch, logs)                                   logs include "val_*"
-    on_train_end(logs)
-
-``evaluate(callbacks=...)`` calls the ``on_test_*`` hooks, ``predict(callbacks=...)`` the
-``on_predict_*`` ones. As in Keras, ``on_batch_begin``/``on_batch_end`` are the old names of
-``on_train_batch_begin``/``on_train_batch_end``: the base class forwards the new to the old.
-"""
-
-import csv
-import inspect
-import math
 import os
 import warnings
 
 import numpy as np
 
-
-class Callback:
-    """Base class: override the hooks you need."""
-
-    def __init__(self):
-        self.model = None
-        self.params = {}
-
-    def set_model(self, model):
-        self.model = model
-
-    def set_params(self, params):
-        self.params = params
-
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
-    def on_epoch_begin(self, epoch, logs=None): ...
-    def on_epoch_end(self, epoch, logs=None): ...
-    def on_batch_begin(self, batch, logs=None): ...
-    def on_batch_end(self, batch, logs=None): ...
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.on_batch_begin(batch, logs=logs)
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.on_batch_end(batch, logs=logs)
-
-    def on_test_begin(self, logs=None): ...
-    def on_test_end(self, logs=None): ...
-    def on_test_batch_begin(self, batch, logs=None): ...
-    def on_test_batch_end(self, batch, logs=None): ...
-    def on_predict_begin(self, logs=None): ...
-    def on_predict_end(self, logs=None): ...
-    def on_predict_batch_begin(self, batch, logs=None): ...
-    def on_predict_batch_end(self, batch, logs=None): ...
-
-
-class CallbackList:
-    """Calls every callback's hook in order."""
-
-    def __init__(self, callbacks, model, params):
-        self.callbacks = list(callbacks)
-        for cb in self.callbacks:
-            cb.set_model(model)
-            cb.set_params(params)
-
-    def __getattr__(self, hook):
-        if not hook.startswith("on_"):
-            raise AttributeError(hook)
-
-        def call(*args, **kwargs):
-            for cb in self.callbacks:
-                getattr(cb, hook)(*args, **kwargs)
-
-        return call
-
-
-class History(Callback):
-    """Records every epoch's logs: ``history.history["loss"]`` is a list, one value per epoch."""
-
-    def __init__(self):
-        super().__init__()
-        self.history = {}
-        self.epoch = []
-
-    def on_train_begin(self, logs=None):
-        self.epoch = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch.append(epoch)
-        for k, v in (logs or {}).items():
-            self.history.setdefault(k, []).append(v)
-
+from .base import Callback
 
 def _monitor_op(mode, monitor):
     if mode not in ("auto", "min", "max"):
@@ -226,52 +134,6 @@ class ModelCheckpoint(_Monitoring):
             self.model.save(path)
 
 
-class LearningRateScheduler(Callback):
-    """Set the learning rate at each epoch's start to ``schedule(epoch, lr)`` (or
-    ``schedule(epoch)``, the older one-argument form Keras still accepts)."""
-
-    def __init__(self, schedule, verbose=0):
-        super().__init__()
-        self.schedule, self.verbose = schedule, verbose
-        self._one_argument = _takes_one_argument(schedule)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        opt = self.model.optimizer
-        lr = (self.schedule(epoch) if self._one_argument
-              else self.schedule(epoch, float(opt.learning_rate)))
-        try:
-            lr = float(lr)
-        except (TypeError, ValueError):
-            raise ValueError(f"LearningRateScheduler: the schedule must return a float, got "
-                             f"{lr!r} at epoch {epoch}") from None
-        if not math.isfinite(lr):
-            raise ValueError(f"LearningRateScheduler: schedule returned {lr} at epoch {epoch}")
-        opt.learning_rate = lr
-        if self.verbose:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
-
-
-def _takes_one_argument(fn):
-    """Whether ``fn`` can only be called with one positional argument."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return False
-    try:
-        sig.bind(0, 0.1)
-        return False
-    except TypeError:
-        try:
-            sig.bind(0)
-            return True
-        except TypeError:
-            return False
-
-
 class ReduceLROnPlateau(_Monitoring):
     """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs."""
 
@@ -309,61 +171,3 @@ class ReduceLROnPlateau(_Monitoring):
                         print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate "
                               f"to {float(opt.learning_rate)}.")
                     self.cooldown_counter, self.wait = self.cooldown, 0
-
-
-class CSVLogger(Callback):
-    """Append one CSV row per epoch (``epoch`` then the log keys, sorted) to ``filename``."""
-
-    def __init__(self, filename, separator=",", append=False):
-        super().__init__()
-        self.filename, self.sep, self.append = os.fspath(filename), separator, append
-        self.keys = None
-
-    def on_train_begin(self, logs=None):
-        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename)
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
-        self._header_written = bool(exists)
-        self.keys = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self.keys is None:
-            self.keys = sorted(logs)
-        writer = csv.writer(self._file, delimiter=self.sep)
-        if not self._header_written:
-            writer.writerow(["epoch"] + self.keys)
-            self._header_written = True
-        writer.writerow([epoch] + [logs.get(k, "NA") for k in self.keys])
-        self._file.flush()
-
-    def on_train_end(self, logs=None):
-        self._file.close()
-
-
-class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch's loss is NaN or infinite, saying where.
-
-    The batch with the bad loss is not applied: the model keeps the weights (and the optimizer
-    its state) from the last good batch.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self._epoch = 0
-
-    def on_train_begin(self, logs=None):
-        self.model._guard_loss = True          # the step checks its loss before updating
-
-    def on_train_end(self, logs=None):
-        self.model._guard_loss = False
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
-            print(f"TerminateOnNaN: epoch {self._epoch + 1}, batch {batch}: invalid loss {loss}, "
-                  "terminating training; the weights are those of the last good batch")
-            self.model.stop_training = True
-from .backup import BackupAndRestore  # noqa: E402,F401
