@@ -21,7 +21,7 @@ FLOORS = [
     ("io", {"io"}),
     ("training", {"training"}),
     ("models", {"models"}),
-    ("package", {"__init__"}),                 # rnnkit/__init__.py: the public names
+    ("package", {"__init__", "utils", "preprocessing", "saving"}),   # the public names, Keras paths
     ("uses", {"generation", "decoding", "diagnostics", "distributed"}),
     ("baselines", {"baselines"}),
     ("tools", {"bench", "view"}),

@@ -13,6 +13,7 @@ from .io.saving import load_model
 from .layers import Input
 from .models import Model, Sequential
 from .training import callbacks, losses, metrics, optimizers  # noqa: F401
+from . import data, preprocessing, saving, utils  # noqa: F401,E402 - keras.utils & co.
 
 # Keras's import paths: `from rnnkit.callbacks import EarlyStopping` as `from keras.callbacks ...`
 import sys as _sys  # noqa: E402
@@ -26,5 +27,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FileFormatError", "Input", "Model", "Sequential", "activations", "callbacks", "config",
-    "initializers", "layers", "load_model", "losses", "metrics", "optimizers", "random",
+    "data", "initializers", "layers", "load_model", "losses", "metrics", "optimizers",
+    "preprocessing", "random", "saving", "utils",
 ]
