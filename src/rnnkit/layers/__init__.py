@@ -4,6 +4,7 @@ from .activation import Activation
 from .additive_attention import AdditiveAttention
 from .attention import Attention
 from .base import Layer, clear_session
+from .batch_normalization import BatchNormalization
 from .bidirectional import Bidirectional
 from .dense import Dense
 from .dropout import Dropout
@@ -21,7 +22,8 @@ from .time_distributed import TimeDistributed
 from .weight import Weight
 
 __all__ = [
-    "Activation", "AdditiveAttention", "Add", "Attention", "Average", "Bidirectional", "Concatenate", "Dense", "Dropout",
+    "Activation", "AdditiveAttention", "Add", "Attention", "Average", "BatchNormalization",
+    "Bidirectional", "Concatenate", "Dense", "Dropout",
     "Embedding", "Flatten", "GRU", "Input", "InputLayer", "LSTM", "Layer", "Masking", "Maximum",
     "Minimum", "Multiply", "RepeatVector", "SimpleRNN", "Streamer", "Subtract", "TimeDistributed",
     "Weight", "clear_session",
