@@ -249,11 +249,16 @@ def save_keras_weights(model, path):
     Keras; the groups, their ``name`` attributes and the datasets are laid out as Keras 3
     writes them. ``path`` must end in ``.weights.h5``, as Keras requires to load it.
     """
-    h5py = _h5py()
     path = os.fspath(path)
     if not path.endswith(".weights.h5"):
         raise ValueError(f"{path}: a Keras weights file must end in .weights.h5 (Keras's "
                          f"load_weights needs that name)")
+    atomic_write(path, [keras_weights_bytes(model)])
+
+
+def keras_weights_bytes(model):
+    """The bytes of ``model``'s Keras 3 weights file (``model.weights.h5``)."""
+    h5py = _h5py()
     groups = keras_layout.layout(model)
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
@@ -264,4 +269,4 @@ def save_keras_weights(model, path):
                 vars_group.create_dataset(str(k), data=w.value)
         f.require_group("layers")
         f.require_group("vars").attrs["name"] = getattr(model, "name", "model")
-    atomic_write(path, [buf.getvalue()])
+    return buf.getvalue()

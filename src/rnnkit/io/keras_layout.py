@@ -38,6 +38,7 @@ layers/dense/vars ['kernel', 'bias']
 import re
 from typing import List, NamedTuple
 
+from ..layers.batch_normalization import BatchNormalization
 from ..layers.bidirectional import Bidirectional
 from ..layers.dense import Dense
 from ..layers.embedding import Embedding
@@ -49,7 +50,7 @@ from ..layers.time_distributed import TimeDistributed
 # the layer kinds whose variables rnnkit knows how to place; weightless layers of any kind are
 # allowed too (they get an empty group, as Keras writes)
 _CELLS = {SimpleRNN: "simple_rnn_cell", LSTM: "lstm_cell", GRU: "gru_cell"}
-_PLAIN = (Dense, Embedding)
+_PLAIN = (Dense, Embedding, BatchNormalization)
 
 
 class VarGroup(NamedTuple):
@@ -104,7 +105,7 @@ def _entries(layer, prefix, owner):
     if isinstance(layer, _PLAIN) or not layer.weights:
         return [VarGroup(prefix + "/vars", owner, layer.name, list(layer.weights), "")]
     raise ValueError(f"{owner}: no Keras weight layout is known for {type(layer).__name__}; "
-                     f"Keras interop covers Dense, Embedding, SimpleRNN, LSTM, GRU, "
+                     f"Keras interop covers Dense, Embedding, BatchNormalization, SimpleRNN, LSTM, GRU, "
                      f"Bidirectional, TimeDistributed and weightless layers")
 
 

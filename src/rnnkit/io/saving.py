@@ -27,6 +27,7 @@ same architecture. ``load_weights`` also takes a plain safetensors file (from
 
 import functools
 import json
+import os
 import operator
 import re
 
@@ -36,6 +37,7 @@ from .. import config
 from ..errors import FileFormatError
 from ..layers import registry
 from ..layers.base import weight_budget
+from . import keras_model
 from .safetensors_format import load, read_header, save
 
 FORMAT = "rnnkit.model"
@@ -138,7 +140,20 @@ def _state(model, strict):
 
 
 def save_model(model, path):
-    """Write the architecture, the weights and (if compiled) the optimizer state to ``path``."""
+    """Write the architecture, the weights and (if compiled) the optimizer state to ``path``.
+
+    The file name picks the format, as in Keras: ``.keras`` writes Keras 3's archive
+    (:func:`rnnkit.io.keras_model.save_keras_model`: architecture and weights, which real Keras
+    opens); any other name rnnkit's own safetensors file (``.rnnkit`` by convention). A legacy
+    Keras ``.h5``/``.hdf5`` name is refused rather than given a file of another format.
+    """
+    name = os.fspath(path)
+    if name.endswith(".keras"):
+        return keras_model.save_keras_model(model, name)
+    if name.endswith((".h5", ".hdf5")):
+        raise ValueError(f"{name}: rnnkit does not write Keras's legacy HDF5 model format; save "
+                         "as .keras (Keras 3's format) or .rnnkit (rnnkit's own), or use "
+                         "save_weights('....weights.h5') for Keras weights")
     tensors, meta = _state(model, strict=True)
     save(path, tensors, meta)
 
@@ -266,7 +281,13 @@ def _assign(model, path, header, note=""):
 
 
 def load_model(path, custom_objects=None, compile=True):
-    """Rebuild the model saved at ``path`` with its weights (and compiled state)."""
+    """Rebuild the model saved at ``path`` with its weights (and compiled state).
+
+    A Keras 3 ``.keras`` archive (told by its zip signature) is read by
+    :func:`rnnkit.io.keras_model.load_keras_model`; anything else must be rnnkit's own file.
+    """
+    if _is_zip(path):
+        return keras_model.load_keras_model(path)
     header, _ = read_header(path)
     meta = header.get("__metadata__", {})
     _check_format(path, meta, FORMAT)
@@ -300,6 +321,14 @@ def load_model(path, custom_objects=None, compile=True):
                 RecursionError) as e:
             raise FileFormatError(f"{path}: cannot restore the compile state: {e}") from None
     return model
+
+
+def _is_zip(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except (OSError, TypeError):
+        return False                  # read_header says what is wrong with the path
 
 
 def _deserialize_model(spec, custom_objects, floatx):

@@ -305,7 +305,8 @@ class Model(TrainingMixin, Layer):
 
     # ---- saving (rnnkit.io, the floor below, does the work) ---------------------------------
     def save(self, filepath):
-        """Architecture, weights and compile state in one safetensors file (no pickle)."""
+        """Architecture, weights and compile state: rnnkit's safetensors file (no pickle), or a
+        Keras 3 archive when the name ends in ``.keras`` (see ``rnnkit.io.saving.save_model``)."""
         saving.save_model(self, filepath)
 
     def save_weights(self, filepath):
