@@ -108,8 +108,9 @@ def _rewrite_config(src, dst, change):
     (lambda c: c["config"]["layers"][1].update(class_name="Lambda"), "Lambda layer holds"),
     (lambda c: c["config"]["layers"][1].update(module="my_pkg", registered_name="Mine>LSTM"),
      "custom class"),
-    (lambda c: c["config"]["layers"][1]["config"].update(kernel_regularizer={
-        "class_name": "L2", "config": {"l2": 0.01}}), "kernel_regularizer"),
+    (lambda c: c["config"]["layers"][1]["config"].update(activity_regularizer={
+        "class_name": "L2", "config": {"l2": 0.01}}), "activity_regularizer"),
+    (lambda c: c["config"]["layers"][2]["config"].update(renorm=True), "renorm=True"),
     (lambda c: c["config"]["layers"][1].update(class_name="Conv3DTranspose"),
      "'Conv3DTranspose' is not one rnnkit has"),
 ])
@@ -131,3 +132,21 @@ def test_corrupted_archive_is_a_file_format_error(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(FileFormatError):
         rnnkit.load_model(str(path))
+
+
+def test_regularizers_travel_with_keras_files(tmp_path):
+    L = keras.layers
+    model = keras.Sequential([keras.Input((10, 8)),
+                              L.LSTM(4, kernel_regularizer=keras.regularizers.L2(0.03),
+                                     recurrent_constraint=keras.constraints.MaxNorm(2.0)),
+                              L.Dense(2, bias_regularizer=keras.regularizers.L1(0.1))])
+    _randomize(model, 3)
+    model(X)
+    keras_penalty = float(sum(np.asarray(v.detach()) for v in model.losses))
+    path = str(tmp_path / "reg.keras")
+    model.save(path)
+    ours = rnnkit.load_model(path)
+    assert sum(ours.losses) == pytest.approx(keras_penalty, rel=1e-5)
+    ours.save(str(tmp_path / "back.keras"))
+    back = keras.saving.load_model(str(tmp_path / "back.keras"))
+    assert back.layers[0].recurrent_constraint.max_value == 2.0

@@ -7,7 +7,8 @@
     164106
 """
 
-from . import _moved, activations, config, initializers, layers, random  # noqa: F401
+from . import _moved, activations, config, constraints, initializers, layers, random  # noqa: F401
+from . import regularizers  # noqa: F401
 from .errors import FileFormatError
 from .io.saving import load_model
 from .layers import Input
@@ -27,6 +28,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FileFormatError", "Input", "Model", "Sequential", "activations", "callbacks", "config",
-    "data", "initializers", "layers", "load_model", "losses", "metrics", "optimizers",
-    "preprocessing", "random", "saving", "utils",
+    "constraints", "data", "initializers", "layers", "load_model", "losses", "metrics", "optimizers",
+    "preprocessing", "random", "regularizers", "saving", "utils",
 ]

@@ -39,7 +39,7 @@ import zipfile
 
 from .. import initializers
 from ..errors import FileFormatError
-from ..layers import registry
+from ..layers import registry, weight_options
 from . import keras_h5
 from .safetensors_format import atomic_write
 
@@ -48,11 +48,7 @@ _MAX_ARCHIVE_BYTES = 4 * 1024**3
 
 # Keras arguments rnnkit does not implement, and the value at which they change nothing
 _HARMLESS = {
-    "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None,
-    "activity_regularizer": None, "embeddings_regularizer": None, "beta_regularizer": None,
-    "gamma_regularizer": None, "kernel_constraint": None, "recurrent_constraint": None,
-    "bias_constraint": None, "embeddings_constraint": None, "beta_constraint": None,
-    "gamma_constraint": None, "sparse": False, "ragged": False, "optional": False,
+    "activity_regularizer": None, "sparse": False, "ragged": False, "optional": False,
     "renorm": False, "renorm_clipping": None, "lora_rank": None, "lora_alpha": None,
     "quantization_config": None, "input_length": None,
 }
@@ -78,6 +74,11 @@ def _keras_value(key, value):
     if key.endswith("initializer") and isinstance(value, dict) and "class_name" in value:
         return {"module": "keras.initializers", "class_name": _camel(value["class_name"]),
                 "config": dict(value.get("config", {})), "registered_name": None}
+    for suffix, module in (("_regularizer", "keras.regularizers"),
+                           ("_constraint", "keras.constraints")):
+        if key.endswith(suffix) and isinstance(value, dict):
+            return {"module": module, "class_name": value["class_name"],
+                    "config": dict(value.get("config", {})), "registered_name": None}
     return value
 
 
@@ -220,6 +221,7 @@ def _rnnkit_config(cls, config, where):
     for base in cls.__mro__[1:]:
         if "__init__" in vars(base):
             allowed |= set(inspect.signature(base.__init__).parameters)
+    weight_args = set(weight_options.argument_names(getattr(cls, "_regularizable", ())))
     out = {}
     for key, value in config.items():
         if key == "dtype":
@@ -230,6 +232,12 @@ def _rnnkit_config(cls, config, where):
             value = _initializer(value, where)
         elif key in _WRAPPED and isinstance(value, dict):
             value = _layer_from_keras(value, f"{where}, {key}")
+        elif key in weight_args:                  # regularizers and constraints
+            if value is not None:
+                out[key] = ({"class_name": value.get("class_name"),
+                             "config": dict(value.get("config") or {})}
+                            if isinstance(value, dict) else value)
+            continue
         if key in allowed:
             out[key] = value
         elif key in _HARMLESS and value == _HARMLESS[key]:

@@ -27,6 +27,7 @@ import re
 import numpy as np
 
 from .. import config, initializers
+from . import weight_options
 from .symbolic import Node, SymbolicTensor, flatten, is_symbolic, pack, structure_of
 from .weight import Weight
 
@@ -92,10 +93,18 @@ class Layer:
     """Base class of all layers. Subclasses implement ``build``, ``forward``, ``backward``."""
 
     supports_masking = False
+    _regularizable = ()       # weights Keras lets a user regularise/constrain ("kernel", ...)
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
-                 batch_input_shape=None):
+                 batch_input_shape=None, **weight_args):
         self.name = name or unique_name(_snake(type(self).__name__))
+        unknown = sorted(set(weight_args) - set(weight_options.argument_names(
+            self._regularizable)))
+        if unknown:
+            raise TypeError(f"{self.name}: unexpected arguments {unknown} for "
+                            f"{type(self).__name__}")
+        self._regularizers, self._constraints = weight_options.parse(
+            self.name, self._regularizable, dict(weight_args))
         self.trainable = trainable
         self._dtype = dtype
         self._weights = []
@@ -125,6 +134,8 @@ class Layer:
         _charge_weight_budget(self, name, shape)
         value = initializers.get(initializer)(tuple(shape), dtype=dtype or self.dtype)
         w = Weight(value, name, path=f"{self.name}/{name}", trainable=trainable)
+        w.regularizer = self._regularizers.get(name)
+        w.constraint = self._constraints.get(name)
         self._weights.append(w)
         return w
 
@@ -226,6 +237,7 @@ class Layer:
             cfg["dtype"] = self._dtype
         if self._declared_input_shape is not None:
             cfg["batch_input_shape"] = list(self._declared_input_shape)
+        cfg.update(weight_options.config(self._regularizers, self._constraints))
         return cfg
 
     @classmethod

@@ -63,15 +63,12 @@ class BatchNormalization(Layer):
     """
 
     supports_masking = True
+    _regularizable = ("gamma", "beta")
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  synchronized=False, **kwargs):
-        for key in ("beta_regularizer", "gamma_regularizer", "beta_constraint",
-                    "gamma_constraint"):
-            if kwargs.pop(key, None) is not None:
-                raise ValueError(f"BatchNormalization: {key} is not supported by rnnkit")
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise ValueError(f"{self.name}: expected axis to be an int, got {axis!r}")

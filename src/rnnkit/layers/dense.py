@@ -41,6 +41,8 @@ class Dense(Layer):
     Input ``(..., I)`` of rank >= 2; output ``(..., U)``. A mask passes through unchanged.
     """
 
+    _regularizable = ("kernel", "bias")
+
     supports_masking = True
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",

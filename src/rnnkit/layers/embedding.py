@@ -53,6 +53,8 @@ class Embedding(Layer):
     numbers are accepted and cast. Output: ``(..., output_dim)`` in the layer's float dtype.
     """
 
+    _regularizable = ("embeddings",)
+
     # A Sequential with no declared input shape shows this in its summary.
     default_input_shape = (None, None)
 

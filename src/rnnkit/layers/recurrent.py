@@ -52,6 +52,8 @@ _NO_CACHE = "no cache: forward ran under inference_mode()"   # self._cache after
 class Recurrent(Layer):
     """Base of the recurrent layers; see the module docstring for what a cell must provide."""
 
+    _regularizable = ("kernel", "recurrent_kernel", "bias")
+
     n_gates = 1
     state_names = ("h",)
 
@@ -59,8 +61,14 @@ class Recurrent(Layer):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0,
                  return_sequences=False, return_state=False, go_backwards=False,
-                 stateful=False, unroll=False, zero_output_for_mask=False, seed=None, **kwargs):
+                 stateful=False, unroll=False, zero_output_for_mask=False, seed=None,
+                 implementation=None, use_cudnn="auto", **kwargs):
+        # Keras's implementation / use_cudnn choose kernels; rnnkit picks its own (reference or
+        # fast, see rnnkit.kernels.dispatch): accepted for Keras code and otherwise unused
         super().__init__(**kwargs)
+        if implementation not in (None, 1, 2) or use_cudnn not in ("auto", True, False):
+            raise ValueError(f"{self.name}: expected implementation None, 1 or 2 and use_cudnn "
+                             f"'auto', True or False, got {implementation!r}, {use_cudnn!r}")
         if not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{self.name}: units must be a positive integer, got {units!r}")
         for what, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):

@@ -17,6 +17,8 @@ class Weight:
         self.name = name
         self.path = path or name
         self.trainable = trainable
+        self.regularizer = None   # rnnkit.regularizers: a penalty added to the training loss
+        self.constraint = None    # rnnkit.constraints: a projection after each optimizer step
 
     @property
     def shape(self):

@@ -15,6 +15,7 @@ import numpy as np
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from . import regularization
 from .data import check_data, take, unwrap
 
 
@@ -33,12 +34,17 @@ class CompiledMixin:
 
     # ---- compile -----------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
-                skip_nonfinite=False, **kwargs):
+                skip_nonfinite=False, weighted_metrics=None, run_eagerly=False,
+                steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, **kwargs):
         """Choose the optimizer, the loss (one, or one per output) and the metrics to report.
 
         ``metrics`` is a list applied to every output, or (Keras 3's form for several outputs)
         a list holding one list per output. With several outputs a metric is logged as
         ``"<output layer name>_<metric name>"``.
+
+        Keras's ``run_eagerly``, ``jit_compile``, ``steps_per_execution`` and
+        ``auto_scale_loss`` are accepted and change nothing: rnnkit always runs eagerly, one
+        batch per step, with its own compiled kernels.
 
         ``skip_nonfinite=True`` (an rnnkit option) guards training: a batch whose loss or any
         gradient is NaN or infinite is not applied (weights and optimizer state stay as they
@@ -46,6 +52,19 @@ class CompiledMixin:
         """
         if kwargs:
             raise TypeError(f"{self.name}.compile: unexpected arguments {sorted(kwargs)}")
+        # Keras's execution options: rnnkit always runs eagerly, one batch per step, with its
+        # own kernels (no XLA); the results are what Keras computes with any of these settings
+        if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int) \
+                or steps_per_execution < 1:
+            raise ValueError(f"{self.name}.compile: steps_per_execution must be a positive "
+                             f"int, got {steps_per_execution!r}")
+        if jit_compile not in ("auto", True, False) or run_eagerly not in (True, False) \
+                or auto_scale_loss not in (True, False):
+            raise ValueError(f"{self.name}.compile: jit_compile must be 'auto', True or False "
+                             f"and run_eagerly/auto_scale_loss True or False")
+        if weighted_metrics:
+            raise ValueError(f"{self.name}.compile: weighted_metrics is not supported; metrics "
+                             "are weighted by sample_weight already when one is given")
         if loss is None:
             raise ValueError(f"{self.name}.compile: a loss is required, e.g. loss='mse'")
         n_out = self._n_outputs()
@@ -86,6 +105,12 @@ class CompiledMixin:
         self.skip_nonfinite = bool(skip_nonfinite)
         self.skipped_batches = 0
         return self
+
+    @property
+    def losses(self):
+        """The weight regularization penalties of the current weights (Keras's
+        ``model.losses``), added to the loss by ``fit``, ``train_on_batch`` and ``evaluate``."""
+        return regularization.penalties(self.trainable_weights)
 
     @property
     def output_mask(self):
@@ -165,10 +190,12 @@ class CompiledMixin:
         loss, dy, preds, masks = self._loss_and_grads(ys, y_pred, sw)
         self._update_metrics(ys, preds, masks, sw)    # before the update: a failing metric
         self.backward(dy)                             # leaves the weights as they were
+        loss += regularization.add_penalty_gradients(self.trainable_weights)
         if not self._finite_step(loss):
             self.skipped_batches += 1                 # last good weights and optimizer kept
             return loss
         self.optimizer.apply(self.trainable_weights)
+        regularization.apply_constraints(self.trainable_weights)
         return loss
 
     def _finite_step(self, loss):
@@ -190,6 +217,7 @@ class CompiledMixin:
         loss = 0.0
         for k, (loss_fn, weight) in enumerate(zip(self.compiled_loss, self.loss_weights)):
             loss += weight * float(loss_fn(ys[k], preds[k], sample_weight=sw, mask=masks[k]))
+        loss += sum(self.losses)                      # regularization, as in training
         self._update_metrics(ys, preds, masks, sw)
         return loss
 
