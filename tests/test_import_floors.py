@@ -17,7 +17,7 @@ FLOORS = [
     ("ground", {"errors", "config", "activations", "initializers", "random", "grad_mode",
                 "_moved", "regularizers", "constraints"}),
     ("arrays", {"kernels", "data", "datasets"}),
-    ("layers", {"layers"}),
+    ("layers", {"layers", "ops"}),
     ("io", {"io"}),
     ("training", {"training"}),
     ("models", {"models"}),

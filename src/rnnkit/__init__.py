@@ -8,7 +8,7 @@
 """
 
 from . import _moved, activations, config, constraints, initializers, layers, random  # noqa: F401
-from . import regularizers  # noqa: F401
+from . import ops, regularizers  # noqa: F401
 from .errors import FileFormatError
 from .io.saving import load_model
 from .layers import Input
@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FileFormatError", "Input", "Model", "Sequential", "activations", "callbacks", "config",
-    "constraints", "data", "initializers", "layers", "load_model", "losses", "metrics", "optimizers",
+    "constraints", "data", "initializers", "layers", "load_model", "losses", "metrics", "ops",
+    "optimizers",
     "preprocessing", "random", "regularizers", "saving", "utils",
 ]

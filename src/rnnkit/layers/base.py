@@ -21,6 +21,7 @@ several places keeps one cache per call and puts it back before that call's back
 
 import contextlib
 import contextvars
+import inspect
 import operator
 import re
 
@@ -28,6 +29,7 @@ import numpy as np
 
 from .. import config, initializers
 from . import weight_options
+from .tape import Tape, _plain_tree, active_tape
 from .symbolic import Node, SymbolicTensor, flatten, is_symbolic, pack, structure_of
 from .weight import Weight
 
@@ -105,6 +107,8 @@ class Layer:
                             f"{type(self).__name__}")
         self._regularizers, self._constraints = weight_options.parse(
             self.name, self._regularizable, dict(weight_args))
+        # a layer written Keras's way (call() and no backward) tracks the layers it is given
+        self._tracks_attributes = _defines_call(type(self))
         self.trainable = trainable
         self._dtype = dtype
         self._weights = []
@@ -217,11 +221,57 @@ class Layer:
         self._build_input_shape = input_shape
         self.built = True
 
-    def forward(self, x, training=False, mask=None):
-        raise NotImplementedError(f"{type(self).__name__}.forward")
+    def forward(self, x, training=False, mask=None, **kwargs):
+        """A layer that defines ``call()`` (Keras's way) runs it on a tape
+        (:mod:`rnnkit.layers.tape`) so that :meth:`backward` can replay it; a layer with
+        neither must define ``forward`` and ``backward``."""
+        if not _defines_call(type(self)):
+            raise NotImplementedError(
+                f"{self.name}: {type(self).__name__} defines neither call() nor "
+                "forward()/backward(); write call() with rnnkit layers and rnnkit.ops, or "
+                "forward() and a hand-written backward()")
+        tape = Tape()
+        tape.know_weights(self.weights)
+        flat, rebuild = _flatten_inputs(x)
+        watched = [tape.watch(v) for v in flat]
+        call_kwargs = dict(kwargs)
+        params = inspect.signature(self.call).parameters
+        if "training" in params:
+            call_kwargs["training"] = training
+        if "mask" in params:
+            call_kwargs["mask"] = mask
+        with tape.recording():
+            y = self.call(rebuild(watched), **call_kwargs)
+        outs = list(y) if isinstance(y, (list, tuple)) else [y]
+        self._cache = (tape, watched, outs, isinstance(y, (list, tuple)), rebuild)
+        plain = [np.array(v) if isinstance(v, np.ndarray) else v for v in outs]
+        return plain if isinstance(y, (list, tuple)) else plain[0]
 
     def backward(self, dy):
-        raise NotImplementedError(f"{type(self).__name__}.backward")
+        """Replay the tape of the last ``call()`` (see :meth:`forward`): the gradient of the
+        input(s); weight gradients are added into each ``weight.grad``."""
+        if not _defines_call(type(self)):
+            raise NotImplementedError(
+                f"{self.name}: {type(self).__name__}.forward is written by hand, so its "
+                "backward must be too: define backward(dy) (returns dx, adds into each "
+                "weight's .grad)")
+        if not isinstance(self._cache, tuple) or len(self._cache) != 5:
+            raise ValueError(f"{self.name}: backward() called before forward()")
+        tape, watched, outs, multi, rebuild = self._cache
+        douts = list(dy) if multi else [dy]
+        if len(douts) != len(outs):
+            raise ValueError(f"{self.name}: expected {len(outs)} output gradients, "
+                             f"got {len(douts)}")
+        for o, d in zip(outs, douts):
+            if d is not None and np.shape(d) != np.shape(o):
+                raise ValueError(f"{self.name}: expected an output gradient of shape "
+                                 f"{np.shape(o)}, got {np.shape(d)}")
+        grads = tape.backward(outs, douts)
+        dxs = [grads.get(id(w)) for w in watched]
+        dxs = [np.zeros_like(w, dtype=np.result_type(w.dtype, np.float32))
+               if d is None and np.issubdtype(w.dtype, np.floating) else d
+               for w, d in zip(watched, dxs)]
+        return rebuild(dxs)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -257,8 +307,29 @@ class Layer:
         if is_symbolic(inputs) or tensor_kwargs:
             return self._symbolic_call(inputs, tensor_kwargs,
                                        {k: v for k, v in kwargs.items() if k not in tensor_kwargs})
+        tape = active_tape()
+        if tape is not None:              # inside a call(): record this call for backward
+            plain = {k: _plain_tree(v) for k, v in kwargs.items()}
+
+            def run(xs):
+                self._maybe_build(shape_of(xs))
+                return self.forward(xs, *args, **plain)
+            return tape.record_layer(self, inputs, run)
         self._maybe_build(shape_of(inputs))
         return self.forward(inputs, *args, **kwargs)
+
+    def call(self, inputs, *args, **kwargs):
+        """Keras's way to write a layer: compose rnnkit layers and ``rnnkit.ops`` here and the
+        backward comes from a tape (see :meth:`forward`). The base class has no ``call``."""
+        raise NotImplementedError(f"{type(self).__name__}.call")
+
+    def __setattr__(self, name, value):
+        # a layer written with call() owns the layers assigned to it, as in Keras
+        if self.__dict__.get("_tracks_attributes") and not name.startswith("_"):
+            for layer in (value if isinstance(value, (list, tuple)) else [value]):
+                if isinstance(layer, Layer) and all(layer is not s for s in self._sublayers):
+                    self._sublayers.append(layer)
+        object.__setattr__(self, name, value)
 
     def _symbolic_call(self, inputs, tensor_kwargs, other_kwargs):
         self._maybe_build(shape_of(inputs))
@@ -331,6 +402,18 @@ class Layer:
 
 
 _structure_of = structure_of  # kept under its first name
+
+
+def _defines_call(cls):
+    """Whether ``cls`` (a Layer subclass) is written Keras's way, with its own ``call``."""
+    return cls.call is not Layer.call
+
+
+def _flatten_inputs(x):
+    if isinstance(x, (list, tuple)):
+        kind = type(x)
+        return list(x), lambda vs: kind(vs)
+    return [x], lambda vs: vs[0]
 
 
 def rebuild(structure, leaves):

@@ -29,7 +29,7 @@ The order of ``model.layers`` and the node indices in ``get_config``/``summary``
 import collections
 
 from ..io import keras_h5, onnx_export, saving
-from ..layers.base import Layer, unique_name
+from ..layers.base import Layer, _defines_call, _snake as _snake_name, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.registry import deserialize
 from ..layers.symbolic import SymbolicTensor, flatten
@@ -111,8 +111,23 @@ class Model(TrainingMixin, Layer):
         name: the model's name (default "functional", "functional_1", ... as in Keras 3).
     """
 
-    def __init__(self, inputs, outputs, name=None, trainable=True):
+    _subclassed = False       # True for Keras-style subclasses (__init__ + call())
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if inputs is None and outputs is None:
+            # Keras's subclassing: __init__ makes the layers, call() composes them; the
+            # backward comes from the tape of each call (rnnkit.layers.tape)
+            if not _defines_call(type(self)):
+                raise TypeError(f"{type(self).__name__}: Model() needs inputs and outputs, or "
+                                "a subclass that defines call()")
+            super().__init__(name=name or unique_name(_snake_name(type(self).__name__)),
+                             trainable=trainable, **kwargs)
+            self._subclassed = True
+            return
+        if kwargs:
+            raise TypeError(f"Model: unexpected arguments {sorted(kwargs)}")
         super().__init__(name=name or unique_name("functional"), trainable=trainable)
+        self._subclassed = False
         self._inputs_are_list = isinstance(inputs, (list, tuple))
         self._outputs_are_list = isinstance(outputs, (list, tuple))
         self.inputs = flatten(inputs)
@@ -137,7 +152,10 @@ class Model(TrainingMixin, Layer):
     # ---- structure -------------------------------------------------------------------------
     @property
     def layers(self):
-        """The layers of the graph (InputLayers included), in Keras's order."""
+        """The layers of the graph (InputLayers included), in Keras's order; for a subclassed
+        model, the layers its ``__init__`` assigned, in that order."""
+        if self.__dict__.get("_subclassed"):
+            return list(self._sublayers)
         return list(self._layers)
 
     @property
@@ -218,6 +236,10 @@ class Model(TrainingMixin, Layer):
 
     def forward(self, inputs, training=False, mask=None):
         """Run the graph: an array (or a list, one per output) from the input array(s)."""
+        if self._subclassed:
+            y = Layer.forward(self, inputs, training=training, mask=mask)
+            self.built = True
+            return y
         xs = self._as_list(inputs, self.inputs, self._inputs_are_list, "inputs")
         masks_in = ([None] * len(xs) if mask is None else
                     self._as_list(mask, self.inputs, self._inputs_are_list, "input masks"))
@@ -263,6 +285,8 @@ class Model(TrainingMixin, Layer):
         """
         if not self._cache:
             raise RuntimeError(f"{self.name}: backward() needs a forward() first")
+        if self._subclassed:
+            return Layer.backward(self, dys)
         caches = self._cache["caches"]
         dys = self._as_list(dys, self.outputs, self._outputs_are_list, "output gradients")
         grads = {}
@@ -291,11 +315,16 @@ class Model(TrainingMixin, Layer):
         return dxs if self._inputs_are_list else dxs[0]
 
     def compute_output_shape(self, input_shape):
+        if self._subclassed:
+            raise NotImplementedError(f"{self.name}: a subclassed model cannot be called on "
+                                      "symbolic tensors; call it on arrays")
         shapes = [t.shape for t in self.outputs]
         return shapes if self._outputs_are_list else shapes[0]
 
     def compute_mask(self, inputs, mask=None):
         """The output mask(s) of the last forward (a model computes masks as it runs)."""
+        if self._subclassed:
+            return None
         return self._cache["output_mask"] if self._cache else None
 
     def iter_layers(self):
@@ -344,6 +373,14 @@ class Model(TrainingMixin, Layer):
         return index
 
     def get_config(self):
+        if self._subclassed:
+            raise NotImplementedError(
+                f"{self.name}: a subclassed model's architecture is Python code, which rnnkit "
+                "does not save; save_weights() works, or build the model with the functional "
+                "API to save it whole")
+        return self._graph_config()
+
+    def _graph_config(self):
         """The graph as JSON: each layer's class, config and calls (``inbound_nodes``).
 
         A call is ``{"inputs": ..., "tensor_kwargs": {...}, "kwargs": {...}}`` where a tensor is

@@ -79,8 +79,9 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
     def rows_of(index, layer):
         """The rows of one layer: [name (type), output shape, params(, first connection)]."""
         title = f"{layer.name} ({type(layer).__name__})"
-        if not graph:
-            return [[title, model._output_shapes[index], layer.count_params()]]
+        if not graph:             # a Sequential, or a subclassed model (shapes unknown: "?")
+            shapes = getattr(model, "_output_shapes", None)
+            return [[title, shapes[index] if shapes else "?", layer.count_params()]]
         nodes = [n for n in layer._inbound_nodes if n in model._node_set]
         shapes = {_shape_text(n) for n in nodes}
         shape = shapes.pop() if len(shapes) == 1 else "multiple"
