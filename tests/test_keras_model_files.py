@@ -150,3 +150,23 @@ def test_regularizers_travel_with_keras_files(tmp_path):
     ours.save(str(tmp_path / "back.keras"))
     back = keras.saving.load_model(str(tmp_path / "back.keras"))
     assert back.layers[0].recurrent_constraint.max_value == 2.0
+
+
+def test_conv_and_pooling_models_travel_both_ways(tmp_path):
+    def build(lib, inp):
+        L = lib.layers
+        return lib.Sequential([inp((12, 8)), L.Conv1D(6, 3, padding="causal", activation="relu"),
+                               L.MaxPooling1D(2), L.SpatialDropout1D(0.2), L.GRU(5),
+                               L.Reshape((5, 1)), L.Permute((2, 1)), L.Flatten(), L.ReLU(),
+                               L.Dense(3), L.Softmax()])
+    x = np.random.default_rng(4).normal(size=(3, 12, 8)).astype("float32")
+    ours = build(rnnkit, rl.Input)
+    _randomize(ours, 5)
+    ours.save(str(tmp_path / "a.keras"))
+    np.testing.assert_allclose(keras.saving.load_model(str(tmp_path / "a.keras")).predict(
+        x, verbose=0), ours.predict(x, verbose=0), atol=1e-5)
+    theirs = build(keras, keras.Input)
+    _randomize(theirs, 6)
+    theirs.save(str(tmp_path / "b.keras"))
+    np.testing.assert_allclose(rnnkit.load_model(str(tmp_path / "b.keras")).predict(
+        x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)

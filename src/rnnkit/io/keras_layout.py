@@ -40,6 +40,7 @@ from typing import List, NamedTuple
 
 from ..layers.batch_normalization import BatchNormalization
 from ..layers.bidirectional import Bidirectional
+from ..layers.conv1d import Conv1D
 from ..layers.dense import Dense
 from ..layers.embedding import Embedding
 from ..layers.gru import GRU
@@ -50,7 +51,7 @@ from ..layers.time_distributed import TimeDistributed
 # the layer kinds whose variables rnnkit knows how to place; weightless layers of any kind are
 # allowed too (they get an empty group, as Keras writes)
 _CELLS = {SimpleRNN: "simple_rnn_cell", LSTM: "lstm_cell", GRU: "gru_cell"}
-_PLAIN = (Dense, Embedding, BatchNormalization)
+_PLAIN = (Dense, Embedding, BatchNormalization, Conv1D)
 
 
 class VarGroup(NamedTuple):
@@ -105,7 +106,7 @@ def _entries(layer, prefix, owner):
     if isinstance(layer, _PLAIN) or not layer.weights:
         return [VarGroup(prefix + "/vars", owner, layer.name, list(layer.weights), "")]
     raise ValueError(f"{owner}: no Keras weight layout is known for {type(layer).__name__}; "
-                     f"Keras interop covers Dense, Embedding, BatchNormalization, SimpleRNN, LSTM, GRU, "
+                     f"Keras interop covers Dense, Embedding, BatchNormalization, Conv1D, SimpleRNN, LSTM, GRU, "
                      f"Bidirectional, TimeDistributed and weightless layers")
 
 

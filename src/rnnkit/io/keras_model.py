@@ -82,10 +82,14 @@ def _keras_value(key, value):
     return value
 
 
+# rnnkit config entries Keras's class of that name does not take
+_NOT_IN_KERAS = {"SpatialDropout1D": ("trainable",)}
+
+
 def _keras_layer(layer, input_shape):
     spec = registry.serialize(layer)
-    config = {k: _keras_value(k, v) for k, v in spec["config"].items()
-              if k != "batch_input_shape"}
+    skip = ("batch_input_shape",) + _NOT_IN_KERAS.get(spec["class_name"], ())
+    config = {k: _keras_value(k, v) for k, v in spec["config"].items() if k not in skip}
     out = {"module": "keras.layers", "class_name": spec["class_name"], "config": config,
            "registered_name": None}
     if input_shape is not None and spec["class_name"] != "InputLayer":

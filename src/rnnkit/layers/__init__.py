@@ -1,11 +1,13 @@
 """Layers with Keras names, arguments and weight layouts, each with a hand-written backward."""
 
 from .activation import Activation
+from .activation_layers import ReLU, Softmax
 from .additive_attention import AdditiveAttention
 from .attention import Attention
 from .base import Layer, clear_session
 from .batch_normalization import BatchNormalization
 from .bidirectional import Bidirectional
+from .conv1d import Conv1D
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
@@ -14,9 +16,12 @@ from .gru import GRU
 from .input_layer import Input, InputLayer
 from .lstm import LSTM
 from .masking import Masking
+from .pooling1d import GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .repeat_vector import RepeatVector
+from .reshaping import Permute, Reshape
 from .simple_rnn import SimpleRNN
+from .spatial_dropout import SpatialDropout1D
 from .streaming import Streamer
 from .time_distributed import TimeDistributed
 from .weight import Weight
@@ -27,4 +32,7 @@ __all__ = [
     "Embedding", "Flatten", "GRU", "Input", "InputLayer", "LSTM", "Layer", "Masking", "Maximum",
     "Minimum", "Multiply", "RepeatVector", "SimpleRNN", "Streamer", "Subtract", "TimeDistributed",
     "Weight", "clear_session",
+    # the layers RNN models use around the recurrence (Keras names)
+    "Conv1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPooling1D", "Permute", "ReLU",
+    "Reshape", "Softmax", "SpatialDropout1D",
 ]
