@@ -23,6 +23,7 @@ from .reshaping import Permute, Reshape
 from .simple_rnn import SimpleRNN
 from .spatial_dropout import SpatialDropout1D
 from .streaming import Streamer
+from .text_lookup import StringLookup, TextVectorization
 from .time_distributed import TimeDistributed
 from .weight import Weight
 
@@ -34,5 +35,5 @@ __all__ = [
     "Weight", "clear_session",
     # the layers RNN models use around the recurrence (Keras names)
     "Conv1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPooling1D", "Permute", "ReLU",
-    "Reshape", "Softmax", "SpatialDropout1D",
+    "Reshape", "Softmax", "SpatialDropout1D", "StringLookup", "TextVectorization",
 ]
