@@ -17,6 +17,7 @@ from .input_layer import Input, InputLayer
 from .lstm import LSTM
 from .masking import Masking
 from .pooling1d import GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
+from .multi_head_attention import MultiHeadAttention
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .repeat_vector import RepeatVector
 from .reshaping import Permute, Reshape
@@ -36,4 +37,5 @@ __all__ = [
     # the layers RNN models use around the recurrence (Keras names)
     "Conv1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPooling1D", "Permute", "ReLU",
     "Reshape", "Softmax", "SpatialDropout1D", "StringLookup", "TextVectorization",
+    "MultiHeadAttention",
 ]
