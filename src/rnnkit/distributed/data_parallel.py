@@ -73,7 +73,9 @@ def _divisor(loss_fn, pred, mask, sw):
 
 
 def _digest(obj):
-    return int.from_bytes(hashlib.sha256(json.dumps(obj, sort_keys=True, default=str)
+    # values JSON cannot hold (a callable learning rate) count by their type's name only
+    return int.from_bytes(hashlib.sha256(json.dumps(obj, sort_keys=True,
+                                                    default=lambda o: type(o).__name__)
                                          .encode()).digest()[:7], "little")
 
 
@@ -108,41 +110,50 @@ class DataParallel:
         """Refuse, on every rank and before anything changes, empty shards and ranks that
         disagree on the data, the batch size or the model; share rank 0's random state."""
         n, N = len(xs[0]), self.size
+        arrays = [a for a in (xs + (ys or []) + ([sw] if sw is not None else []))]
+        data = [[list(a.shape), str(a.dtype), zlib.adler32(np.ascontiguousarray(a).data)]
+                for a in arrays]
+        compiled = [type(model.optimizer).__name__, sorted(model.optimizer.get_config().items()),
+                    [l.get_config() for l in model.compiled_loss], model.metrics_names]
+        self._agree(where, [n, batch_size, _digest(data), _digest(compiled)],
+                    ["the number of samples", "the batch size",
+                     "the data (shapes, dtypes or contents)",
+                     "the compiled optimizer, loss or metrics"])
+        # the same on every rank once they agree (a rank must never leave a collective alone)
         smallest = min(batch_size, n - (-(-n // batch_size) - 1) * batch_size)
         if smallest < N:
             raise ValueError(f"{where}: a batch of {smallest} samples cannot be split over {N} "
                              f"ranks (rank {N - 1} would get an empty shard); use a batch_size "
                              f"of at least {N} and a sample count whose last batch has at least "
                              f"{N} samples ({n} samples, batch_size {batch_size})")
-        arrays = [a for a in (xs + (ys or []) + ([sw] if sw is not None else []))]
-        data = [[list(a.shape), str(a.dtype), zlib.adler32(np.ascontiguousarray(a).data)]
-                for a in arrays]
-        model_desc = [[w.path, list(w.shape), str(w.dtype)] for w in model.weights]
-        compiled = [type(model.optimizer).__name__, sorted(model.optimizer.get_config().items()),
-                    [l.get_config() for l in model.compiled_loss], model.metrics_names]
-        mine = np.array([n, batch_size, _digest(data), _digest(model_desc), _digest(compiled)],
-                        dtype=np.int64)
-        everyone = np.empty((N, len(mine)), dtype=np.int64)
-        self.comm.Allgather(mine, everyone)
-        for k, what in enumerate(("the number of samples", "the batch size", "the data (shapes, "
-                                  "dtypes or contents)", "the model (its weights' names and "
-                                  "shapes)", "the compiled optimizer, loss or metrics")):
-            differ = [r for r in range(N) if everyone[r, k] != everyone[0, k]]
-            if differ:
-                shown = (f": {', '.join(f'rank {r}: {everyone[r, k]}' for r in range(N))}"
-                         if k < 2 else "")
-                raise ValueError(f"{where}: the ranks disagree on {what}{shown}; rank(s) "
-                                 f"{differ} differ from rank 0. Every rank must run the same "
-                                 f"script on the same data")
         if where in ("fit", "evaluate"):
             # unseeded shuffling draws from rnnkit.random's root generator: rank 0's for all
             root = random_module._root.bit_generator
             root.state = self.comm.bcast(root.state if self.is_main else None, root=0)
             self._sync = where
 
+    def _agree(self, where, values, names):
+        """Raise the same clear ValueError on every rank unless all ranks hold the same
+        ``values`` (ints; the first two are shown as they are, the others are digests)."""
+        mine = np.array(values, dtype=np.int64)
+        everyone = np.empty((self.size, len(mine)), dtype=np.int64)
+        self.comm.Allgather(mine, everyone)
+        for k, what in enumerate(names):
+            differ = [r for r in range(self.size) if everyone[r, k] != everyone[0, k]]
+            if differ:
+                shown = (f": {', '.join(f'rank {r}: {v}' for r, v in enumerate(everyone[:, k]))}"
+                         if what in ("the number of samples", "the batch size") else "")
+                raise ValueError(f"{where}: the ranks disagree on {what}{shown}; rank(s) "
+                                 f"{differ} differ from rank 0. Every rank must run the same "
+                                 f"script on the same data")
+
     def _broadcast_state(self, model, optimizer_too):
-        """Rank 0's weights (one flat Bcast) and optimizer state on every rank."""
+        """Rank 0's weights (one flat Bcast) and optimizer state on every rank, once all
+        ranks are known to hold the same model (it is built by now: the first step)."""
         weights = model.weights
+        self._agree("fit" if optimizer_too else "evaluate",
+                    [_digest([[w.path, list(w.shape), str(w.dtype)] for w in weights])],
+                    ["the model (its weights' names, shapes and dtypes)"])
         flat = np.concatenate([w.value.ravel().astype(np.float64) for w in weights]) \
             if weights else np.zeros(0)
         self.comm.Bcast(flat, root=0)
