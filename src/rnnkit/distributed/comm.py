@@ -97,6 +97,32 @@ def abort_on_error(what="training"):
         abort(f"{what} failed: {type(e).__name__}: {' '.join(str(e).split())}")
 
 
+def local_size():
+    """How many ranks run on this machine (the launcher says; 1 when it does not)."""
+    for var in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE"):
+        value = os.environ.get(var, "")
+        if value.isdigit():
+            return max(1, int(value))
+    return 1
+
+
+def share_cores():
+    """Give each rank on this machine its share of the cores for rnnkit's batch split and for
+    OpenBLAS, unless ``RNNKIT_NUM_THREADS`` says otherwise (N ranks each taking every core
+    would oversubscribe them N times)."""
+    if os.environ.get("RNNKIT_NUM_THREADS"):
+        return
+    from ..kernels.fast import common
+    threads = max(1, common.usable_cores() // local_size())
+    common.set_num_threads(threads)
+    if not os.environ.get("OPENBLAS_NUM_THREADS"):
+        try:
+            from ..kernels.fast import _lowlevel
+            _lowlevel.set_blas_threads(threads)
+        except Exception:                        # no OpenBLAS handle: leave BLAS as it is
+            pass
+
+
 def install_excepthook():
     """An uncaught exception on any rank aborts the whole job (as ``python -m mpi4py`` does)."""
     if size() <= 1 or getattr(sys.excepthook, "_rnnkit_abort", False):

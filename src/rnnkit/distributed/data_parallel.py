@@ -99,6 +99,8 @@ class DataParallel:
         self.comm = comm                  # None in one process: mpi4py is never imported
         self.rank, self.size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
         self.is_main = self.rank == 0
+        if self.size > 1:
+            comm_module.share_cores()
         self._sync = None                 # "fit" / "evaluate": broadcast before the next step
         self._buffers = {}
         self.allreduce_seconds = 0.0      # time spent in Allreduce (gradient steps)
