@@ -16,7 +16,8 @@ For every N in --ranks: ``mpiexec -n N`` with one thread per rank (RNNKIT_NUM_TH
 OPENBLAS_NUM_THREADS, NUMBA_NUM_THREADS = 1), and one process with N threads. Each run does
 --warmup steps (compilation, caches) then --steps timed steps (median step time). With several
 ranks it also reports the time spent in the step's one Allreduce (which includes waiting for
-the slowest rank) and the bytes each rank contributes per step. Prints a markdown table.
+the slowest rank), the same Allreduce timed alone after a Barrier (the transport's own cost),
+and the bytes each rank contributes per step. Prints a markdown table.
 """
 
 import argparse
@@ -88,12 +89,24 @@ def _worker(task, steps, warmup, text_path):
     model.fit(x, y, batch_size=cfg["batch"], epochs=1, shuffle=False, verbose=0,
               callbacks=[timer])
     step = statistics.median(timer.times)
+    alone = None
+    if distributed.size() > 1:              # the same Allreduce with no rank late (Barrier first)
+        from mpi4py import MPI
+        buf = np.zeros(dist.allreduce_bytes // np.dtype(np.float32).itemsize, np.float32)
+        times = []
+        for _ in range(30):
+            dist.comm.Barrier()
+            t0 = time.perf_counter()
+            dist.comm.Allreduce(MPI.IN_PLACE, buf)
+            times.append(time.perf_counter() - t0)
+        alone = 1e3 * statistics.median(times)
     if distributed.is_main():
         print("RESULT " + json.dumps({
             "task": task, "ranks": distributed.size(), "params": model.count_params(),
             "step_s": step, "rate": per_step / step,
             "allreduce_ms": 1e3 * statistics.median(timer.comm) if distributed.size() > 1
             else None,
+            "alone_ms": alone,
             "bytes": dist.allreduce_bytes if distributed.size() > 1 else None}), flush=True)
 
 
@@ -136,9 +149,9 @@ def main(argv=None):
     configs = [(1, t) for t in threads] + [(n, 1) for n in ranks if n > 1]
     print(f"# bench_distributed: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at start,"
           f" {args.steps} timed steps after {args.warmup}\n")
-    print("| task | ranks x threads | step (ms) | rate | speed-up vs 1x1 | Allreduce/step (ms) "
-          "| bytes/step/rank |")
-    print("|---|---|---|---|---|---|---|")
+    print("| task | ranks x threads | step (ms) | rate | speed-up vs first row | Allreduce in the "
+          "step (ms) | Allreduce alone (ms) | bytes/step/rank |")
+    print("|---|---|---|---|---|---|---|---|")
     for task in args.tasks.split(","):
         base = None
         for n, t in configs:
@@ -146,9 +159,10 @@ def main(argv=None):
             base = base or r["rate"]
             unit = "chars/s" if task == "text" else "steps/s"
             comm = f"{r['allreduce_ms']:.2f}" if r["allreduce_ms"] is not None else "-"
+            alone = f"{r['alone_ms']:.2f}" if r["alone_ms"] is not None else "-"
             nbytes = f"{r['bytes']:,}" if r["bytes"] is not None else "-"
             print(f"| {task} ({r['params']:,} params) | {n} x {t} | {1e3 * r['step_s']:.1f} | "
-                  f"{r['rate']:,.1f} {unit} | {r['rate'] / base:.2f} | {comm} | {nbytes} |",
+                  f"{r['rate']:,.1f} {unit} | {r['rate'] / base:.2f} | {comm} | {alone} | {nbytes} |",
                   flush=True)
     return 0
 
