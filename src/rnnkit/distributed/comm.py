@@ -88,7 +88,7 @@ def abort_on_error(what="training"):
         return
     try:
         yield
-    except (SystemExit, KeyboardInterrupt):
+    except KeyboardInterrupt:
         abort(f"{what} interrupted", 130)
     except Exception as e:
         if not isinstance(e, (ValueError, OSError, TypeError, NotImplementedError)) or \
