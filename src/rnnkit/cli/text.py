@@ -70,11 +70,15 @@ def _data_parallel(run):
         if distributed.size() == 1:
             return run(args)
         distributed.set_distribution(distributed.DataParallel())
+        stdout = sys.stdout
         with distributed.abort_on_error(f"rnnkit {args.command}"), \
                 open(os.devnull, "w") as devnull:
             if not distributed.is_main():
                 sys.stdout = devnull
-            return run(args)
+            try:
+                return run(args)
+            finally:
+                sys.stdout = stdout
     return wrapped
 
 
