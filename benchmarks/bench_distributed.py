@@ -162,7 +162,8 @@ def main(argv=None):
             alone = f"{r['alone_ms']:.2f}" if r["alone_ms"] is not None else "-"
             nbytes = f"{r['bytes']:,}" if r["bytes"] is not None else "-"
             print(f"| {task} ({r['params']:,} params) | {n} x {t} | {1e3 * r['step_s']:.1f} | "
-                  f"{r['rate']:,.1f} {unit} | {r['rate'] / base:.2f} | {comm} | {alone} | {nbytes} |",
+                  f"{r['rate']:,.1f} {unit} | {r['rate'] / base:.2f} | {comm} | {alone} | "
+                  f"{nbytes} |",
                   flush=True)
     return 0
 

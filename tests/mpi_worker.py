@@ -89,14 +89,35 @@ def run(name, out):
     return {"fit": scenario_fit, "masked": scenario_masked}[name]()
 
 
+class _CountingComm:
+    """MPI.COMM_WORLD, counting its Allreduce calls."""
+
+    def __init__(self, comm):
+        self._comm, self.allreduces = comm, 0
+
+    def Allreduce(self, *args, **kwargs):
+        self.allreduces += 1
+        return self._comm.Allreduce(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._comm, name)
+
+
 def main(out, names):
-    distributed.set_distribution(distributed.DataParallel())
+    comm = _CountingComm(distributed.comm.world()) if distributed.size() > 1 else None
+    distributed.set_distribution(distributed.DataParallel(comm))
+    calls = {}
     for name in names:
+        before = comm.allreduces if comm else 0
         model, history = run(name, out)
+        calls[name] = (comm.allreduces if comm else 0) - before
         if distributed.is_main():
             np.savez(os.path.join(out, f"{name}.npz"), *model.get_weights())
             with open(os.path.join(out, f"{name}.json"), "w") as f:
                 json.dump(history, f)
+    if distributed.is_main():
+        with open(os.path.join(out, "allreduce_calls.json"), "w") as f:
+            json.dump(calls, f)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,8 @@ def _launch(n, args, timeout=120, **kw):
 def test_one_process_imports_no_mpi_and_changes_nothing():
     code = ("import sys, numpy as np, rnnkit\n"
             "from rnnkit import distributed, layers\n"
-            "assert (distributed.size(), distributed.rank(), distributed.is_main()) == (1, 0, True)\n"
+            "assert (distributed.size(), distributed.rank(), distributed.is_main()) == \\\n"
+            "    (1, 0, True)\n"
             "distributed.set_distribution(distributed.DataParallel())\n"
             "m = rnnkit.Sequential([layers.Input((4, 2)), layers.GRU(3), layers.Dense(1)])\n"
             "m.compile('adam', 'mse')\n"
@@ -100,6 +101,10 @@ def test_n_ranks_equal_one_process(runs, n, scenario):
     for k in ref.files:
         np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-10, err_msg=k)
     assert any(np.abs(ref[k]).max() > 0 for k in ref.files)
+    if scenario == "fit":       # one Allreduce per step: 3 epochs x (6 training batches of 7
+        # + 2 validation batches) + 6 batches of 9 in evaluate
+        calls = json.loads((runs[n] / "allreduce_calls.json").read_text())
+        assert calls["fit"] == 3 * (6 + 2) + 6
     h_ref = json.loads((runs[1] / f"{scenario}.json").read_text())
     h_got = json.loads((runs[n] / f"{scenario}.json").read_text())
     assert sorted(h_ref) == sorted(h_got)

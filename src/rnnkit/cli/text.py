@@ -8,6 +8,8 @@
     rnnkit summary FILE
 
 Registered in :mod:`rnnkit.cli` like every subcommand (``_add_<name>`` + ``_run_<name>``).
+Under ``mpiexec -n N`` train-text runs data parallel over the N ranks (``_data_parallel``;
+docs/distributed.md); in one process nothing changes.
 """
 
 import os
