@@ -66,6 +66,26 @@ def scenario_masked():
     return model, hist.history
 
 
+def scenario_reductions():
+    """The other reductions: "sum" (the shards' sums add up) then "mean_with_sample_weight"
+    (each shard divides by its sum of weights, per step under a mask), on one model, with
+    per-step outputs, padded sequences and an uneven last batch (22 % 8 = 6 rows)."""
+    _fresh()
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(22, 5, 2))
+    x[rng.random((22, 5)) < 0.3] = 0.0                                  # masked steps
+    y, sw = rng.normal(size=(22, 5, 1)), rng.uniform(0.1, 3.0, size=22)
+    model = rnnkit.Sequential([layers.Input((5, 2)), layers.Masking(0.0),
+                               layers.GRU(3, return_sequences=True), layers.Dense(1)])
+    history = {}
+    for reduction in ("sum", "mean_with_sample_weight"):
+        model.compile(optimizer=rnnkit.optimizers.SGD(0.01, momentum=0.9),
+                      loss=rnnkit.losses.MeanSquaredError(reduction=reduction), metrics=["mae"])
+        h = model.fit(x, y, sample_weight=sw, batch_size=8, epochs=2, seed=4, verbose=0)
+        history.update({f"{reduction}_{k}": v for k, v in h.history.items()})
+    return model, history
+
+
 TEXT = ("Shall I compare thee to a summer's day?\nThou art more lovely and more temperate:\n"
         "Rough winds do shake the darling buds of May,\n") * 6
 
@@ -86,7 +106,8 @@ def scenario_text(out):
 def run(name, out):
     if name == "text":
         return scenario_text(os.path.join(out, "text_run"))
-    return {"fit": scenario_fit, "masked": scenario_masked}[name]()
+    return {"fit": scenario_fit, "masked": scenario_masked,
+            "reductions": scenario_reductions}[name]()
 
 
 class _CountingComm:

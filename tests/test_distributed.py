@@ -1,9 +1,10 @@
 """Data-parallel training under ``mpiexec -n 2`` and ``-n 3`` equals one process (float64).
 
 The scenarios (tests/mpi_worker.py) run once per rank count in one launch each: ``fit`` with
-shuffling, sample weights, global-norm clipping, validation and an uneven last batch on a
-stacked LSTM + bidirectional GRU; padded (masked) sequences with a sparse loss and accuracy;
-and train-text's stateful truncated BPTT. Then the faults: a rank that raises or is SIGKILLed
+shuffling, sample weights, global-norm clipping, validation, ``evaluate`` and an uneven last
+batch on a stacked LSTM + bidirectional GRU; padded (masked) sequences with a sparse loss and
+accuracy; the "sum" and "mean_with_sample_weight" reductions under a mask; and train-text's
+stateful truncated BPTT. Then the faults: a rank that raises or is SIGKILLed
 stops the job within seconds; a train-text run killed at a random moment and resumed on another
 number of ranks ends with the weights of an uninterrupted run; empty shards and ranks that
 disagree on data or model are refused before training.
@@ -72,7 +73,7 @@ def test_one_process_imports_no_mpi_and_changes_nothing():
 
 
 # ---- equivalence -----------------------------------------------------------------------------
-SCENARIOS = ["fit", "masked", "text"]
+SCENARIOS = ["fit", "masked", "reductions", "text"]
 
 
 @pytest.fixture(scope="module")

@@ -206,7 +206,8 @@ class DataParallel:
         states = _mean_states(model)
         before = [self._metrics_before.get(id(s), (0.0, 0.0)) for s in states]
         P = sum(w.value.size for w in grads)
-        dtype = np.result_type(*[w.dtype for w in grads]) if grads else np.float64
+        # the weights' float type, float32 at least (counts and sums ride in the same buffer)
+        dtype = np.result_type(np.float32, *[w.dtype for w in grads]) if grads else np.float64
         n_extra = 2 + 2 * len(states) + self.size
         key = (P, n_extra, np.dtype(dtype).str)
         buf = self._buffers.get(key)
