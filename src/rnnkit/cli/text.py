@@ -8,6 +8,8 @@
     rnnkit summary FILE
 
 Registered in :mod:`rnnkit.cli` like every subcommand (``_add_<name>`` + ``_run_<name>``).
+Under ``mpiexec -n N`` train-text runs data parallel over the N ranks (``_data_parallel``;
+docs/distributed.md); in one process nothing changes.
 """
 
 import os
@@ -57,7 +59,29 @@ def _add_train_text(subparsers):
                    help="continue the run saved in DIR from its last checkpoint (same text, "
                         "same settings): the result equals a run never interrupted")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=_run_train_text)
+    p.set_defaults(run=_data_parallel(_run_train_text))
+
+
+def _data_parallel(run):
+    """``run`` under ``mpiexec -n N`` (N > 1): data parallel over the N ranks (see
+    docs/distributed.md); rank 0 alone prints, the others' stdout goes to /dev/null, and an error
+    on any rank stops them all with a message and a non-zero status. Unchanged in one process."""
+    def wrapped(args):
+        from .. import distributed
+
+        if distributed.size() == 1:
+            return run(args)
+        distributed.set_distribution(distributed.DataParallel())
+        stdout = sys.stdout
+        with distributed.abort_on_error(f"rnnkit {args.command}"), \
+                open(os.devnull, "w") as devnull:
+            if not distributed.is_main():
+                sys.stdout = devnull
+            try:
+                return run(args)
+            finally:
+                sys.stdout = stdout
+    return wrapped
 
 
 def _run_train_text(args):

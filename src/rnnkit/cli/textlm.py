@@ -32,7 +32,7 @@ import math
 import os
 import time
 
-from .. import layers
+from .. import distributed, layers
 from ..data import CharVocab
 from ..generation import generate_text
 from ..errors import FileFormatError
@@ -130,11 +130,14 @@ class _TextRun(BackupAndRestore):
         improved = val < run.state["best_val_loss"]
         if improved:
             run.state["best_val_loss"] = val
-            run.infer.save(os.path.join(run.out, "model.rnnkit"))
+            if run.main:                                  # data parallel: rank 0 writes
+                run.infer.save(os.path.join(run.out, "model.rnnkit"))
         run.state["epoch"] = epoch + 1
         run.state["history"].append({"epoch": epoch + 1, "loss": float(logs["loss"]),
                                      "val_loss": val, "seconds": time.perf_counter() - run.t0})
         super().on_epoch_end(epoch, logs)                 # the checkpoint, atomically
+        if not run.main:
+            return
         _write_json(os.path.join(run.out, "state.json"), run.state)
         self.print(f"epoch {epoch + 1}: val_loss {val:.4f} nats/char = {val / math.log(2):.3f} "
                    f"bits/char{' (best, saved)' if improved else ''}")
@@ -203,6 +206,9 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
     """
     run = _Run()
     run.out, run.t0 = out, time.perf_counter()
+    run.main = distributed.is_main()              # under mpiexec: only rank 0 prints, writes
+    if not run.main:
+        print_fn, verbose = (lambda *a, **k: None), 0
     os.makedirs(out, exist_ok=True)
     ckpt = checkpoint_path(out)
     if resume:
@@ -219,12 +225,14 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
     else:
         cfg = cfg or TextLMConfig()
         cfg.check()
-        if os.path.exists(ckpt):
+        if os.path.exists(ckpt) and run.main:
             os.remove(ckpt)                    # start over: BackupAndRestore must not restore it
         state = {"config": dataclasses.asdict(cfg), "epoch": 0, "best_val_loss": float("inf"),
                  "history": []}
         run.vocab = CharVocab.from_text(text)
-        run.vocab.save(os.path.join(out, "vocab.json"))
+        if run.main:
+            run.vocab.save(os.path.join(out, "vocab.json"))
+    distributed.barrier()                      # no rank reads DIR before rank 0 has set it up
     cfg.check()
     run.cfg, run.state = cfg, state
     set_random_seed(cfg.seed)                  # on resume every generator is then restored
@@ -236,7 +244,9 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
                                                             (cfg.batch_size + 1) or 1))
     run.prime = text[cut:cut + 40].split("\n")[0][:40] or text[:1]
 
-    model = build_model(cfg, len(run.vocab), batch_size=cfg.batch_size, stateful=True)
+    # data parallel: each rank runs its own streams r, r + N, ... (the batch size is not fixed)
+    model = build_model(cfg, len(run.vocab), stateful=True,
+                        batch_size=cfg.batch_size if distributed.size() == 1 else None)
     _compile(model, cfg)
     run.infer = build_model(cfg, len(run.vocab))
     run.infer.set_weights(model.get_weights())

@@ -15,7 +15,7 @@ import numpy as np
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from . import regularization
+from . import parallel, regularization
 from .data import check_data, take, unwrap
 
 
@@ -183,6 +183,9 @@ class CompiledMixin:
             m.update_state(ys[k], preds[k], sample_weight=sw, mask=masks[k])
 
     def _train_step(self, xs, ys, sw, check=False):
+        par = parallel.current()          # data parallel: None in one process
+        if par is not None:
+            xs, ys, sw = par.shard(self, xs, ys, sw)
         self.zero_grad()
         y_pred = self.forward(unwrap(xs), training=True)
         if check:                     # before any weight changes
@@ -190,6 +193,9 @@ class CompiledMixin:
         loss, dy, preds, masks = self._loss_and_grads(ys, y_pred, sw)
         self._update_metrics(ys, preds, masks, sw)    # before the update: a failing metric
         self.backward(dy)                             # leaves the weights as they were
+        if par is not None:                           # .grad, loss, metrics: the global batch's
+            loss = par.gradients_ready(self, loss, ys, preds, masks, sw)
+        # the weight penalties, on the averaged gradient: the same on every rank
         loss += regularization.add_penalty_gradients(self.trainable_weights)
         if not self._finite_step(loss):
             self.skipped_batches += 1                 # last good weights and optimizer kept
@@ -212,14 +218,18 @@ class CompiledMixin:
         return True
 
     def _test_step(self, xs, ys, sw):
+        par = parallel.current()
+        if par is not None:
+            xs, ys, sw = par.shard(self, xs, ys, sw)
         y_pred = self.forward(unwrap(xs), training=False)
         preds, masks = self._preds_and_masks(y_pred)
         loss = 0.0
         for k, (loss_fn, weight) in enumerate(zip(self.compiled_loss, self.loss_weights)):
             loss += weight * float(loss_fn(ys[k], preds[k], sample_weight=sw, mask=masks[k]))
-        loss += sum(self.losses)                      # regularization, as in training
         self._update_metrics(ys, preds, masks, sw)
-        return loss
+        if par is not None:
+            loss = par.test_ready(self, loss, ys, preds, masks, sw)
+        return loss + sum(self.losses)               # regularization, as in training
 
     def _reset_metrics(self):
         for _, _, m in self._metrics:
@@ -236,6 +246,9 @@ class CompiledMixin:
         and through the loss and metrics, in inference mode, from fresh recurrent states; the
         metrics are reset afterwards. Nothing is updated.
         """
+        par = parallel.current()
+        if par is not None:             # all ranks agree on data and model (or all raise)
+            par.check(self, xs, ys, sw, where, batch_size)
         first = slice(0, batch_size)
         with self._fresh_states():
             y_pred = self.forward(unwrap(take(xs, first)), training=False)

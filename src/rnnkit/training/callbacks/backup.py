@@ -25,6 +25,7 @@ import os
 from ...errors import FileFormatError
 from ...io.safetensors_format import load, read_header
 from ...io.saving import restore_checkpoint, write_checkpoint
+from .. import parallel
 from .base import Callback
 
 CHECKPOINT_NAME = "latest.rnnkit"
@@ -75,11 +76,14 @@ class BackupAndRestore(Callback):
             self._write(epoch)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.exists(self.checkpoint_path):
+        if self.delete_checkpoint and parallel.writes_files() and \
+                os.path.exists(self.checkpoint_path):
             os.remove(self.checkpoint_path)
 
     # ---- saving / restoring --------------------------------------------------------------------
     def _write(self, epoch):
+        if not parallel.writes_files():       # data parallel: the main rank writes for all
+            return
         model = self.model
         bitgen = getattr(model, "_fit_bit_generator", None)
         state = {"epoch": int(epoch), "history": self._history, "epochs": self._epochs,
