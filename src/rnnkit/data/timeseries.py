@@ -88,6 +88,10 @@ class TimeseriesDataset:
                 batch = batch[0] if self.targets is None else (batch[0][0], batch[1][0])
             yield batch
 
+    def take(self, count):
+        """The first ``count`` batches of each pass, as ``tf.data.Dataset.take``."""
+        return Take(self, count)
+
     def arrays(self):
         """All windows at once, ``(x, y)``, for ``model.fit(x, y)`` on series that fit in memory."""
         return self.windows(self.positions)
@@ -99,3 +103,24 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
     """Keras's function of the same name and arguments; returns a :class:`TimeseriesDataset`."""
     return TimeseriesDataset(data, targets, sequence_length, sequence_stride, sampling_rate,
                              batch_size, shuffle, seed, start_index, end_index)
+
+
+class Take:
+    """At most ``count`` batches of each pass over ``dataset`` (an iterable of batches)."""
+
+    def __init__(self, dataset, count):
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+            raise ValueError(f"take: count must be a non-negative int, got {count!r}")
+        self.dataset, self.count = dataset, int(count)
+
+    def __len__(self):
+        return min(self.count, len(self.dataset))
+
+    def __iter__(self):
+        for i, batch in enumerate(self.dataset):
+            if i >= self.count:
+                return
+            yield batch
+
+    def take(self, count):
+        return Take(self, count)

@@ -28,6 +28,7 @@ validation runs at the end of every epoch (even one cut short by ``stop_training
 the ``on_test_*`` hooks of the same callbacks.
 """
 
+import itertools
 import numbers
 import sys
 import time
@@ -37,6 +38,7 @@ import numpy as np
 from ..grad_mode import inference_mode
 from ..random import make_rng
 from . import callbacks as callbacks_module
+from . import datasets
 from .compile import CompiledMixin
 from .data import batches, split_validation, take, unwrap
 
@@ -90,39 +92,74 @@ class TrainingMixin(CompiledMixin):
 
     # ---- public API --------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, sample_weight=None,
-            initial_epoch=0, seed=None):
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, seed=None):
         """Train for ``epochs`` epochs; returns a :class:`History`.
 
+        ``x`` is arrays (with ``y``), or a dataset that yields ``(x, y[, sample_weight])``
+        batches: a ``PyDataset``, ``timeseries_dataset_from_array(...)``, a generator (see
+        :mod:`rnnkit.training.datasets`); ``steps_per_epoch`` caps the batches per epoch and
+        ``class_weight`` ({class: weight}) weights samples by their class, as in Keras.
         ``seed`` (an int or a ``numpy.random.Generator``) fixes the shuffling order; without it
         the order comes from ``rnnkit.random.set_random_seed``'s generator.
         """
         self._require_compiled("fit")
         verbose = _verbosity(verbose, "fit")
-        batch_size = _positive_int(batch_size, 32, "batch_size", "fit")
         for what, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
                 raise ValueError(f"fit: {what} must be a non-negative integer, got {value!r}")
-        xs, ys, sw = self._data(x, y, sample_weight, "fit")
-        if ys is None:
-            raise ValueError("fit: y is required")
-        val = None
-        if validation_data is not None:
+        if validation_freq != 1:
+            raise ValueError("fit: rnnkit validates after every epoch (validation_freq=1)")
+        if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or not isinstance(
+                steps_per_epoch, numbers.Integral) or steps_per_epoch < 1):
+            raise ValueError(f"fit: steps_per_epoch must be a positive int, got "
+                             f"{steps_per_epoch!r}")
+        if datasets.is_dataset(x):
+            if y is not None or sample_weight is not None or batch_size is not None \
+                    or validation_split:
+                raise ValueError("fit: x is a dataset, which yields (x, y[, sample_weight]) "
+                                 "batches itself: y, sample_weight, batch_size and "
+                                 "validation_split must not be given")
+            source = datasets.DataStream(x, steps_per_epoch, "fit")
+            xs, ys, sw = self._dataset_batch(source.peek(), class_weight, "fit")
+            batch_size = len(xs[0])
+        else:
+            batch_size = _positive_int(batch_size, 32, "batch_size", "fit")
+            xs, ys, sw = self._data(x, y, sample_weight, "fit")
+            if ys is None:
+                raise ValueError("fit: y is required")
+            source = None
+        val, val_stream = None, None
+        if validation_data is not None and datasets.is_dataset(validation_data):
+            val_stream = validation_data
+        elif validation_data is not None:
             if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
                 raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or "
-                                 "(x_val, y_val, val_sample_weight)")
+                                 "(x_val, y_val, val_sample_weight), or a dataset")
             vx, vy, *vsw = validation_data
-            val = self._data(vx, vy, vsw[0] if vsw else None, "fit (validation_data)")
+            val = self._data(vx, vy, vsw[0] if vsw else None, "fit (validation data)")
             if val[1] is None:
                 raise ValueError("fit (validation_data): y_val is required")
         elif validation_split:
+            if source is not None:
+                raise ValueError("fit: validation_split needs arrays, not a dataset")
             (xs, ys, sw), val = split_validation(xs, ys, sw, validation_split)
+        if source is None:
+            sw = datasets.apply_class_weight(class_weight, ys, sw, "fit")
         self._dry_run(xs, ys, sw, "fit", batch_size)
+        val_batch = _positive_int(validation_batch_size, batch_size, "validation_batch_size",
+                                  "fit")
         if val is not None:
-            self._dry_run(*val, "fit (validation data)", batch_size)
+            self._dry_run(*val, "fit (validation data)", val_batch)
 
-        n = len(xs[0])
-        steps = -(-n // batch_size)
+        if source is None:
+            n = len(xs[0])
+            steps = -(-n // batch_size)
+            if steps_per_epoch is not None:
+                steps = min(steps, steps_per_epoch)
+        else:
+            steps = source.steps
         callbacks = _callback_list(callbacks, "fit")
         # as Keras: a History among the callbacks is the one fit fills and returns
         history = next((cb for cb in callbacks if isinstance(cb, callbacks_module.History)),
@@ -156,9 +193,15 @@ class TrainingMixin(CompiledMixin):
             bar = _progress(steps, f"Epoch {epoch + 1}/{epochs}", verbose)
             try:
                 t0, seen, loss_sum = time.perf_counter(), 0, 0.0
-                for step, idx in enumerate(batches(n, batch_size, shuffle, rng)):
+                if source is None:
+                    epoch_batches = ((take(xs, idx), take(ys, idx), take(sw, idx))
+                                     for idx in itertools.islice(
+                                         batches(n, batch_size, shuffle, rng), steps))
+                else:
+                    epoch_batches = (self._dataset_batch(e, class_weight, "fit")
+                                     for e in source.epoch())
+                for step, (bx, by, bsw) in enumerate(epoch_batches):
                     cbs.on_train_batch_begin(step)
-                    bx, by, bsw = take(xs, idx), take(ys, idx), take(sw, idx)
                     loss = self._train_step(bx, by, bsw)
                     nb = len(bx[0])
                     seen += nb
@@ -171,12 +214,15 @@ class TrainingMixin(CompiledMixin):
                         bar.update(1)
                     if self.stop_training:
                         break
+                if seen == 0 and source is not None and source.exhausted:
+                    break                             # the data ran out: no epoch to report
                 epoch_logs = {"loss": loss_sum / seen if seen else float("nan"),
                               **self._metric_logs()}
-                if val is not None:
+                if val is not None or val_stream is not None:
                     with self._fresh_states():
-                        epoch_logs.update(self._evaluate_arrays(*val, batch_size, prefix="val_",
-                                                                callbacks=cbs))
+                        epoch_logs.update(self._evaluate_batches(
+                            self._batches_of(val, val_stream, val_batch, validation_steps),
+                            prefix="val_", callbacks=cbs))
                 cbs.on_epoch_end(epoch, epoch_logs)
                 if bar is not None:
                     bar.set_postfix_str(_fmt(epoch_logs), refresh=True)
@@ -186,78 +232,120 @@ class TrainingMixin(CompiledMixin):
             if verbose == 2:
                 print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - t0:.0f}s - "
                       f"{_fmt(epoch_logs)}")
-            if self.stop_training:
+            if self.stop_training or (source is not None and source.exhausted):
                 break
         cbs.on_train_end(epoch_logs)
         return history
 
-    def _evaluate_arrays(self, xs, ys, sw, batch_size, prefix="", callbacks=None):
-        """Loss and metrics over all samples, batch by batch; ``callbacks`` get on_test_*."""
+    def _dataset_batch(self, element, class_weight, where):
+        """One dataset element as checked lists ``(xs, ys, sw)``."""
+        bx, by, bsw = datasets.unpack(element, where)
+        xs, ys, sw = self._data(bx, by, bsw, where)
+        if ys is None:
+            raise ValueError(f"{where}: the dataset's batches hold no targets; yield (x, y)")
+        return xs, ys, datasets.apply_class_weight(class_weight, ys, sw, where)
+
+    def _batches_of(self, arrays, stream_data, batch_size, steps, where="evaluate"):
+        """``(xs, ys, sw)`` batches of arrays, or of a dataset (capped at ``steps``)."""
+        if stream_data is None:
+            xs, ys, sw = arrays
+            idx = itertools.islice(batches(len(xs[0]), batch_size), steps)
+            return ((take(xs, i), take(ys, i), take(sw, i)) for i in idx)
+        stream = datasets.DataStream(stream_data, steps, where)
+        return (self._dataset_batch(e, None, where) for e in stream.epoch())
+
+    def _evaluate_batches(self, batch_iter, prefix="", callbacks=None):
+        """Loss and metrics over all batches; ``callbacks`` get on_test_*."""
         self._reset_metrics()
         if callbacks is not None:
             callbacks.on_test_begin()
-        n, seen, total = len(xs[0]), 0, 0.0
-        for step, idx in enumerate(batches(n, batch_size)):
+        seen, total = 0, 0.0
+        for step, (bx, by, bsw) in enumerate(batch_iter):
             if callbacks is not None:
                 callbacks.on_test_batch_begin(step)
-            bx = take(xs, idx)
             nb = len(bx[0])
-            total += self._test_step(bx, take(ys, idx), take(sw, idx)) * nb
+            total += self._test_step(bx, by, bsw) * nb
             seen += nb
             if callbacks is not None:
                 callbacks.on_test_batch_end(step, {"loss": total / seen, **self._metric_logs()})
-        logs = {"loss": total / n, **self._metric_logs()}
+        if seen == 0:
+            raise ValueError("evaluate: the data yields no batch")
+        logs = {"loss": total / seen, **self._metric_logs()}
         if callbacks is not None:
             callbacks.on_test_end(dict(logs))
         return {prefix + k: v for k, v in logs.items()}
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 return_dict=False, callbacks=None):
-        """The loss (and metrics) on the given data, in inference mode.
+                 steps=None, return_dict=False, callbacks=None):
+        """The loss (and metrics) on the given data (arrays, or a dataset of ``(x, y)``
+        batches, at most ``steps`` of them), in inference mode.
 
         Returns the loss alone when no metric was compiled, else ``[loss, *metrics]`` in the
         order of ``metrics_names`` (a dict with ``return_dict=True``).
         """
         self._require_compiled("evaluate")
         verbose = verbose if verbose == "auto" else _verbosity(verbose, "evaluate")
+        if datasets.is_dataset(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError("evaluate: x is a dataset of (x, y) batches; y and "
+                                 "sample_weight must not be given")
+            cbs = self._callbacks_for(callbacks, steps, verbose, "evaluate")
+            logs = self._evaluate_batches(self._batches_of(None, x, None, steps), callbacks=cbs)
+            if verbose not in (0, "auto"):
+                print(_fmt(logs))
+            return self._batch_result(logs, return_dict)
         xs, ys, sw = self._data(x, y, sample_weight, "evaluate")
         if ys is None:
             raise ValueError("evaluate: y is required")
         batch_size = _positive_int(batch_size, 32, "batch_size", "evaluate")
         self._dry_run(xs, ys, sw, "evaluate", batch_size)
-        cbs = None
-        callbacks = _callback_list(callbacks, "evaluate")
-        if callbacks:
-            cbs = callbacks_module.CallbackList(
-                callbacks, self, {"epochs": 1, "steps": -(-len(xs[0]) // batch_size),
-                                  "verbose": verbose})
-        logs = self._evaluate_arrays(xs, ys, sw, batch_size, callbacks=cbs)
+        n_steps = -(-len(xs[0]) // batch_size)
+        if steps is not None:
+            n_steps = min(n_steps, steps)
+        cbs = self._callbacks_for(callbacks, n_steps, verbose, "evaluate")
+        logs = self._evaluate_batches(self._batches_of((xs, ys, sw), None, batch_size, steps),
+                                      callbacks=cbs)
         if verbose not in (0, "auto"):
             print(_fmt(logs))
         return self._batch_result(logs, return_dict)
 
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
-        """Outputs for every sample, computed in batches in inference mode."""
-        xs, _, _ = self._data(x, None, None, "predict")
-        batch_size = _positive_int(batch_size, 32, "batch_size", "predict")
-        n = len(xs[0])
-        cbs = None
-        callbacks = _callback_list(callbacks, "predict")
-        if callbacks:
-            cbs = callbacks_module.CallbackList(
-                callbacks, self, {"epochs": 1, "steps": -(-n // batch_size), "verbose": verbose})
+    def _callbacks_for(self, callbacks, steps, verbose, where):
+        callbacks = _callback_list(callbacks, where)
+        if not callbacks:
+            return None
+        return callbacks_module.CallbackList(callbacks, self, {"epochs": 1, "steps": steps,
+                                                               "verbose": verbose})
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for every sample (arrays, or a dataset whose batches are ``x`` or
+        ``(x, ...)``, at most ``steps`` of them), computed in batches in inference mode."""
+        if datasets.is_dataset(x):
+            stream = datasets.DataStream(x, steps, "predict")
+            inputs = (self._data(datasets.unpack(e, "predict")[0], None, None, "predict")[0]
+                      for e in stream.epoch())
+            n_steps = stream.steps
+        else:
+            xs, _, _ = self._data(x, None, None, "predict")
+            batch_size = _positive_int(batch_size, 32, "batch_size", "predict")
+            n = len(xs[0])
+            n_steps = -(-n // batch_size) if steps is None else min(-(-n // batch_size), steps)
+            inputs = (take(xs, idx) for idx in itertools.islice(batches(n, batch_size), steps))
+        cbs = self._callbacks_for(callbacks, n_steps, verbose, "predict")
+        if cbs is not None:
             cbs.on_predict_begin()
         outs = []
-        for step, idx in enumerate(batches(n, batch_size)):
+        for step, bx in enumerate(inputs):
             if cbs is not None:
                 cbs.on_predict_batch_begin(step)
             with inference_mode():                 # no backward follows: layers keep no cache
-                y = self.forward(unwrap(take(xs, idx)), training=False)
+                y = self.forward(unwrap(bx), training=False)
             outs.append(y if isinstance(y, list) else [y])
             if cbs is not None:
                 cbs.on_predict_batch_end(step, {"outputs": y})
         if cbs is not None:
             cbs.on_predict_end()
+        if not outs:
+            raise ValueError("predict: the data yields no batch")
         merged = [np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]
         return merged if isinstance(y, list) else merged[0]
 
