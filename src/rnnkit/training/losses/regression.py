@@ -36,6 +36,18 @@ class MeanSquaredError(Loss):
         # values = sum(diff^2) / C  ->  ddiff = dvalues * 2 diff / C ; dy_pred = ddiff
         return dvalues[..., None] * diff * (2.0 / C)
 
+    def fused_value_and_grad(self, y_true, y_pred, dvalue, divisor, out=None):
+        """forward and backward above in four passes over ``out`` (no other array)."""
+        y_true = align_ranks(y_true, y_pred, self.name)
+        C = y_pred.shape[-1]
+        d = np.subtract(y_pred, y_true, out=out, dtype=y_pred.dtype)      # diff
+        values = np.add.reduce(np.square(d, out=d), axis=-1)              # sum(diff^2)
+        values /= C                                                       # mean over C
+        np.subtract(y_pred, y_true, out=d, dtype=y_pred.dtype)            # diff again
+        d *= dvalue
+        d *= 2.0 / C                                                      # dvalue * diff * 2/C
+        return float(np.sum(values) / divisor), d
+
 
 class MeanAbsoluteError(Loss):
     """``mean(|y_pred - y_true|)`` over the last axis, then Keras's reduction."""
@@ -52,6 +64,19 @@ class MeanAbsoluteError(Loss):
         C = diff.shape[-1]
         # values = sum(|diff|) / C  ->  dy_pred = dvalues * sign(diff) / C
         return dvalues[..., None] * np.sign(diff) * (1.0 / C)
+
+    def fused_value_and_grad(self, y_true, y_pred, dvalue, divisor, out=None):
+        """forward and backward above in four passes over ``out`` (no other array)."""
+        y_true = align_ranks(y_true, y_pred, self.name)
+        C = y_pred.shape[-1]
+        d = np.subtract(y_pred, y_true, out=out, dtype=y_pred.dtype)      # diff
+        values = np.add.reduce(np.abs(d, out=d), axis=-1)                 # sum |diff|
+        values /= C
+        np.subtract(y_pred, y_true, out=d, dtype=y_pred.dtype)
+        np.sign(d, out=d)
+        d *= dvalue
+        d *= 1.0 / C                                                      # dvalue * sign / C
+        return float(np.sum(values) / divisor), d
 
 
 def mean_squared_error(y_true, y_pred):
