@@ -20,6 +20,18 @@ import numpy as np
 from .base import Loss, align_ranks
 
 
+def error_means(op, y_true, y_pred, out=None, name="loss"):
+    """``mean(op(y_pred - y_true), axis=-1)`` (``op``: ``np.square`` or ``np.abs``) computed in
+    ``out`` (an array of ``y_pred``'s shape and dtype, or None: a new one), without another
+    array of that size: the per-sample values of ``forward`` below, bit for bit (float32 and
+    float64; float16's ``np.mean`` sums in float32). Returns ``(values, out)``."""
+    y_true = align_ranks(y_true, y_pred, name)
+    d = np.subtract(y_pred, y_true, out=out, dtype=y_pred.dtype)          # diff, (..., C)
+    values = np.add.reduce(op(d, out=d), axis=-1)                         # sum op(diff)
+    values /= y_pred.shape[-1]                                            # mean over C
+    return values, d
+
+
 class MeanSquaredError(Loss):
     """``mean((y_pred - y_true)^2)`` over the last axis, then Keras's reduction."""
 
@@ -38,14 +50,11 @@ class MeanSquaredError(Loss):
 
     def fused_value_and_grad(self, y_true, y_pred, dvalue, divisor, out=None):
         """forward and backward above in four passes over ``out`` (no other array)."""
-        y_true = align_ranks(y_true, y_pred, self.name)
-        C = y_pred.shape[-1]
-        d = np.subtract(y_pred, y_true, out=out, dtype=y_pred.dtype)      # diff
-        values = np.add.reduce(np.square(d, out=d), axis=-1)              # sum(diff^2)
-        values /= C                                                       # mean over C
-        np.subtract(y_pred, y_true, out=d, dtype=y_pred.dtype)            # diff again
+        values, d = error_means(np.square, y_true, y_pred, out, self.name)
+        np.subtract(y_pred, align_ranks(y_true, y_pred, self.name), out=d,
+                    dtype=y_pred.dtype)                                   # diff again
         d *= dvalue
-        d *= 2.0 / C                                                      # dvalue * diff * 2/C
+        d *= 2.0 / y_pred.shape[-1]                                       # dvalue * diff * 2/C
         return float(np.sum(values) / divisor), d
 
 
@@ -67,15 +76,11 @@ class MeanAbsoluteError(Loss):
 
     def fused_value_and_grad(self, y_true, y_pred, dvalue, divisor, out=None):
         """forward and backward above in four passes over ``out`` (no other array)."""
-        y_true = align_ranks(y_true, y_pred, self.name)
-        C = y_pred.shape[-1]
-        d = np.subtract(y_pred, y_true, out=out, dtype=y_pred.dtype)      # diff
-        values = np.add.reduce(np.abs(d, out=d), axis=-1)                 # sum |diff|
-        values /= C
-        np.subtract(y_pred, y_true, out=d, dtype=y_pred.dtype)
+        values, d = error_means(np.abs, y_true, y_pred, out, self.name)
+        np.subtract(y_pred, align_ranks(y_true, y_pred, self.name), out=d, dtype=y_pred.dtype)
         np.sign(d, out=d)
         d *= dvalue
-        d *= 1.0 / C                                                      # dvalue * sign / C
+        d *= 1.0 / y_pred.shape[-1]                                       # dvalue * sign / C
         return float(np.sum(values) / divisor), d
 
 
