@@ -182,7 +182,7 @@ class _ErrorMean(MeanMetricWrapper):
         buf = getattr(self, "_buffer", None)
         if buf is None or buf.shape != y_pred.shape or buf.dtype != y_pred.dtype:
             buf = self._buffer = np.empty(y_pred.shape, y_pred.dtype)
-        values, _ = error_means(self._op, y_true, y_pred, buf, self.name)
+        values, _ = error_means(self._op, y_true, y_pred, buf, self._fn.__name__)
         Mean.update_state(self, values, sample_weight=merge_mask(sample_weight, mask))
 
     def get_config(self):
