@@ -96,12 +96,11 @@ def profile(cell="lstm", shape=(32, 100, 64, 128), optimizer="sgd", clip="none",
         total = time.thread_time() - t0 - acc.pop("_once", 0.0)
         acc.pop("_inside", None)
         acc["total"] = total
+        acc["outside the layers"] = total - acc.get("layers forward", 0.0) - \
+            acc.get("layers backward", 0.0)
         per_step.append({k: v / batches for k, v in acc.items()})
-    out = {k: statistics.median(s.get(k, 0.0) for s in per_step) * 1e3 for k in per_step[0]}
-    layers = [statistics.median(s.get("layers forward", 0) + s.get("layers backward", 0)
-                                for s in per_step) * 1e3]
-    out["outside the layers"] = out["total"] - layers[0]
-    return out
+    names = {k for s in per_step for k in s}
+    return {k: statistics.median(s.get(k, 0.0) for s in per_step) * 1e3 for k in names}
 
 
 def main(argv=None):
