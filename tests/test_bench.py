@@ -199,7 +199,7 @@ def test_procs_tiny_run_prints_and_writes_the_table(tmp_path):
                  "rnnkit/onnxruntime"):
         assert float(infer[col[name]]) > 0, name
     assert train[col["scaling rnnkit"]] == infer[col["scaling onnxruntime"]] == "1.00"
-    assert "# threads reported by the processes at 1: rnnkit compiled kernels, 1 threads" \
+    assert "# threads reported by the processes at 1: rnnkit compiled kernels, 1 thread," \
         in r.stdout or "rnnkit NumPy reference kernels" in r.stdout
     text = out.read_text()
     assert text.startswith("# rnnkit benchmarks\n\nhand-written text")      # kept

@@ -79,6 +79,10 @@ def _rnnkit_model(cell, shape):
     return model
 
 
+def _threads(n):
+    return f"{n} thread" if n == 1 else f"{n} threads"
+
+
 def _rnnkit_threads(n):
     """rnnkit's thread policy: ``rnnkit.config.set_num_threads`` where the library has it,
     and the fast kernels' own setting (``RNNKIT_NUM_THREADS`` is set in the environment);
@@ -96,7 +100,7 @@ def _rnnkit_threads(n):
         common.set_num_threads(n)
     got = config.get_num_threads() if hasattr(config, "get_num_threads") else \
         common.num_threads()
-    return f"compiled kernels, {got} threads"
+    return f"compiled kernels, {_threads(got)}"
 
 
 def _runners(who, cell, shape, threads):
@@ -132,7 +136,7 @@ def _runners(who, cell, shape, threads):
                 return module(xt)[0]
 
         return train, infer, {"version": f"torch {torch.__version__}",
-                              "threads": f"{torch.get_num_threads()} threads"}
+                              "threads": _threads(torch.get_num_threads())}
     import onnxruntime as ort
 
     path = os.path.join(tempfile.mkdtemp(prefix="rnnkit-procs-"), "model.onnx")
@@ -144,7 +148,7 @@ def _runners(who, cell, shape, threads):
     feed = {"input": x}
     return None, (lambda: sess.run(None, feed)), {
         "version": f"onnxruntime {ort.__version__}",
-        "threads": f"intra_op {opts.intra_op_num_threads} threads"}
+        "threads": f"intra_op {_threads(opts.intra_op_num_threads)}"}
 
 
 def child_main(argv):
