@@ -462,3 +462,21 @@ def test_training_step_reuses_one_gradient_array():
     assert model._dy_buffers[0] is first and first.shape == (4, 5, 2)
     model.train_on_batch(x[:3], y[:3])                    # a smaller batch: a new array
     assert model._dy_buffers[0].shape == (3, 5, 2)
+
+
+def test_a_loss_with_its_own_value_and_grad_still_trains():
+    """A subclass that overrides value_and_grad with the old signature (no ``out``) works."""
+    from rnnkit.layers.dense import Dense
+    from rnnkit.layers.input_layer import Input
+    from rnnkit.models.sequential import Sequential
+
+    class Halved(MeanSquaredError):
+        def value_and_grad(self, y_true, y_pred, sample_weight=None, mask=None):
+            value, grad = super().value_and_grad(y_true, y_pred, sample_weight, mask)
+            return value / 2, grad / 2
+
+    model = Sequential([Input((3,)), Dense(2)])
+    model.compile(optimizer="sgd", loss=Halved())
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    assert model.train_on_batch(x, y) > 0 and not getattr(model, "_dy_buffers", None)

@@ -148,8 +148,11 @@ class CompiledMixin:
         preds, masks = self._preds_and_masks(y_pred)
         total, grads = 0.0, []
         for k, (loss_fn, weight) in enumerate(zip(self.compiled_loss, self.loss_weights)):
+            # a kept array for the gradient, unless a subclass wrote its own value_and_grad
+            out = ({"out": self._dy_buffer(k, preds[k])}
+                   if type(loss_fn).value_and_grad is losses_module.Loss.value_and_grad else {})
             value, grad = loss_fn.value_and_grad(ys[k], preds[k], sample_weight=sw, mask=masks[k],
-                                                 out=self._dy_buffer(k, preds[k]))
+                                                 **out)
             total += weight * float(value)
             grads.append(grad * weight if weight != 1.0 else grad)
         return total, unwrap(grads), preds, masks
