@@ -43,8 +43,13 @@ data:
 	$(PIP) install -q -e '.[examples]'
 	$(PIP) download -q --no-deps $(DATA_WHEELS) -d $(USER_DATA)/wheels
 
+# Both tables of docs/benchmarks.md, each into its own marked section (the rest of the page
+# stays): the kernel view (one layer, one thread, CPU time), then `rnnkit bench --procs` (the
+# public API, each competitor in its own process, 1, 2 and all cores). Run it on a quiet machine.
 bench: $(VENV)/.installed-test
-	$(PY) benchmarks/bench_recurrent.py
+	$(PY) benchmarks/bench_recurrent.py --shapes all --kernels fast,reference --threads 1 \
+		--cpu-time --repeats 7 --out docs/benchmarks.md
+	$(VENV)/bin/rnnkit bench --procs --out docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -418,3 +418,65 @@ def test_custom_loss_subclass(float64):
         Loss()(y_true, y_pred)
     with pytest.raises(NotImplementedError):
         Loss().backward(None, None)
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "mean_with_sample_weight"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,t_shape", [((4, 7, 3), (4, 7, 3)), ((4, 7, 1), (4, 7)),
+                                           ((5, 3), (5, 3)), ((6, 1), (6,))])
+@pytest.mark.parametrize("cls", [MeanSquaredError, MeanAbsoluteError])
+def test_fused_path_equals_forward_backward_bit_for_bit(cls, shape, t_shape, dtype, reduction):
+    """Without mask and weights MSE and MAE take a fused path (into ``out`` when given); with
+    weights of one they run forward + backward: the same loss and gradient, bit for bit."""
+    rng = np.random.default_rng(3)
+    y_pred = rng.standard_normal(shape).astype(dtype)
+    y_true = rng.standard_normal(t_shape)                  # float64 targets, cast as before
+    y_true.flat[0] = y_pred.flat[0]                        # one zero difference (MAE's sign)
+    loss = cls(reduction=reduction)
+    assert loss.fused_value_and_grad(y_true, y_pred, dtype(1.0), 1.0) is not None
+    ref_value, ref_grad = loss.value_and_grad(y_true, y_pred, sample_weight=np.ones(shape[0]))
+    value, grad = loss.value_and_grad(y_true, y_pred)
+    out = np.full(shape, np.nan, dtype)
+    value_out, grad_out = loss.value_and_grad(y_true, y_pred, out=out)
+    assert grad_out is out and grad.dtype == dtype and value == value_out == ref_value
+    assert np.array_equal(grad, ref_grad) and np.array_equal(out, ref_grad)
+    # an out of another shape or dtype is not used
+    other = np.zeros(shape, np.float16)
+    assert np.array_equal(loss.value_and_grad(y_true, y_pred, out=other)[1], ref_grad)
+    assert not other.any()
+
+
+def test_training_step_reuses_one_gradient_array():
+    """The training step keeps dL/dy_pred's array between batches (no new array per step)."""
+    from rnnkit.layers.dense import Dense
+    from rnnkit.layers.input_layer import Input
+    from rnnkit.models.sequential import Sequential
+
+    model = Sequential([Input((5, 3)), Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((4, 5, 3)), rng.standard_normal((4, 5, 2))
+    model.train_on_batch(x, y)
+    first = model._dy_buffers[0]
+    model.train_on_batch(x, y)
+    assert model._dy_buffers[0] is first and first.shape == (4, 5, 2)
+    model.train_on_batch(x[:3], y[:3])                    # a smaller batch: a new array
+    assert model._dy_buffers[0].shape == (3, 5, 2)
+
+
+def test_a_loss_with_its_own_value_and_grad_still_trains():
+    """A subclass that overrides value_and_grad with the old signature (no ``out``) works."""
+    from rnnkit.layers.dense import Dense
+    from rnnkit.layers.input_layer import Input
+    from rnnkit.models.sequential import Sequential
+
+    class Halved(MeanSquaredError):
+        def value_and_grad(self, y_true, y_pred, sample_weight=None, mask=None):
+            value, grad = super().value_and_grad(y_true, y_pred, sample_weight, mask)
+            return value / 2, grad / 2
+
+    model = Sequential([Input((3,)), Dense(2)])
+    model.compile(optimizer="sgd", loss=Halved())
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    assert model.train_on_batch(x, y) > 0 and not getattr(model, "_dy_buffers", None)

@@ -53,6 +53,7 @@ import time
 import numpy as np
 
 from .memory import measure as measure_memory
+from .page import write_section
 from .runners import (CELLS, GEMM_N, STREAM_FEATURES, STREAM_UNITS, bench,
                             bench_streaming, gemm_gflops, train_flops)
 
@@ -269,41 +270,37 @@ def run(shapes, cells, kernel_sets, repeats, threads=0, cpu_time=False, streamin
     print(f"\n# {end}", file=stream)
     for note in sorted(notes):
         print(f"# note: {note}", file=stream)
-    page = ["# rnnkit benchmarks", "",
-            "Written by `rnnkit bench` (`python benchmarks/bench_recurrent.py` runs the same). "
-            "Measured on a shared, noisy machine: other jobs ran alongside, so single numbers can "
-            "be off by tens of percent or more; the round-robin medians make the ratios steadier "
-            "than the absolute times. Rerun `rnnkit bench` on your own machine before relying "
-            "on them.", ""]
-    page += [f"- {line}" for line in header + [end]]
-    page += [f"- note: {note}" for note in sorted(notes)]
-    page += [""] + table + [""]
-    text = "\n".join(page)
-    if out:
-        d = os.path.dirname(out)
-        if d:
-            os.makedirs(d, exist_ok=True)
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(text)
+    block = [f"- {line}" for line in header + [end]]
+    block += [f"- note: {note}" for note in sorted(notes)]
+    text = "\n".join(block + [""] + table + [""])
+    if out:                               # its own section of the page (see bench/page.py)
+        write_section(out, "rnnkit bench", text)
         print(f"# table written to {out}", file=stream)
     return text
 
 
 def add_arguments(p, default_out=os.path.join("docs", "benchmarks.md")):
     """The options of ``rnnkit bench`` and ``benchmarks/bench_recurrent.py``."""
+    p.add_argument("--procs", action="store_true",
+                   help="the public API (train_on_batch, predict_on_batch) against torch and "
+                        "onnxruntime, each competitor in its own process, wall time at each "
+                        "of --threads (default 1,2,all cores), with the scaling (see "
+                        "rnnkit.bench.procs)")
     p.add_argument("--shapes", default="all", metavar="all|B,T,I,H",
                    help="'all': the five standard shapes; or batch,time,features,units "
                         "(several separated by ';') (default: %(default)s)")
-    p.add_argument("--cells", default="lstm,gru,rnn", metavar="LIST",
-                   help="comma list of lstm, gru, rnn (default: %(default)s)")
+    p.add_argument("--cells", default=None, metavar="LIST",
+                   help="comma list of lstm, gru, rnn (default: lstm,gru,rnn; with --procs "
+                        "lstm,gru)")
     p.add_argument("--kernels", default="fast", metavar="LIST",
                    help="rnnkit kernel sets, comma list of fast, reference (default: "
                         "%(default)s)")
     p.add_argument("--repeats", type=int, default=15, metavar="N",
                    help="timed rounds per row; the table gives medians (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=0, metavar="N",
+    p.add_argument("--threads", default=None, metavar="N",
                    help="threads for everyone: torch, onnxruntime, rnnkit, BLAS (default: all "
-                        "cores)")
+                        "cores); with --procs a comma list, 'all' for the usable cores "
+                        "(default: 1,2,all)")
     p.add_argument("--cpu-time", action="store_true",
                    help="time the calling thread's CPU time (meaningful with --threads 1)")
     p.add_argument("--steps", type=int, default=100, metavar="N",
@@ -317,19 +314,43 @@ def add_arguments(p, default_out=os.path.join("docs", "benchmarks.md")):
     p.add_argument("--quick", action="store_true",
                    help="one small shape, 3 repeats, 20 streaming steps: a few seconds")
     p.add_argument("--out", default=default_out, metavar="FILE",
-                   help="write the Markdown table there (default: %(default)s)")
+                   help="write the Markdown table there, as its own section of the page (the "
+                        "other table and the text around stay) (default: %(default)s)")
     p.add_argument("--no-write", action="store_true", help="print only, write no file")
+
+
+def _run_procs_args(args, shapes):
+    from . import procs
+
+    cells = parse_list(args.cells or "lstm,gru", tuple(procs.CELLS), "cells")
+    threads = (procs.parse_threads(args.threads, _cores()) if args.threads is not None
+               else procs.default_threads(_cores()))
+    if args.cpu_time:
+        raise ValueError("--cpu-time does not go with --procs (wall time of multithreaded "
+                         "processes); use it for the single-thread kernel view")
+    repeats = args.repeats
+    if args.quick:
+        shapes, repeats = [QUICK_SHAPE], min(repeats, 3)
+    return procs.run_procs(shapes, cells, threads, repeats,
+                           out=None if args.no_write else args.out)
 
 
 def run_args(args):
     """Check the parsed options (ValueError on a bad one) and run."""
     shapes = parse_shapes(args.shapes)
-    cells = parse_list(args.cells, tuple(CELLS), "cells")
-    kernel_sets = parse_list(args.kernels, KERNEL_SETS, "kernels")
     if args.repeats < 1:
         raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
-    if args.threads < 0:
-        raise ValueError(f"--threads must be >= 0 (0: all cores), got {args.threads}")
+    if args.procs:
+        return _run_procs_args(args, shapes)
+    cells = parse_list(args.cells or "lstm,gru,rnn", tuple(CELLS), "cells")
+    kernel_sets = parse_list(args.kernels, KERNEL_SETS, "kernels")
+    try:
+        threads = int(args.threads) if args.threads is not None else 0
+    except ValueError:
+        raise ValueError(f"--threads: expected one integer (several only with --procs), got "
+                         f"{args.threads!r}") from None
+    if threads < 0:
+        raise ValueError(f"--threads must be >= 0 (0: all cores), got {threads}")
     if args.steps < 0:
         raise ValueError(f"--steps must be >= 0, got {args.steps}")
     memory_shape = MEMORY_SHAPE
@@ -340,7 +361,7 @@ def run_args(args):
         shapes, repeats, steps = [QUICK_SHAPE], min(repeats, 3), min(steps, 20)
         if args.memory_shape is None:
             memory_shape = QUICK_SHAPE
-    return run(shapes, cells, kernel_sets, repeats, threads=args.threads,
+    return run(shapes, cells, kernel_sets, repeats, threads=threads,
                cpu_time=args.cpu_time, streaming_steps=steps,
                out=None if args.no_write else args.out,
                memory_shape=None if args.no_memory else memory_shape)

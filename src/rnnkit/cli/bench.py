@@ -3,6 +3,7 @@
     rnnkit bench [--shapes all|B,T,I,H] [--cells lstm,gru,rnn] [--kernels fast,reference]
                  [--repeats N] [--threads N] [--cpu-time] [--steps N] [--quick]
                  [--out docs/benchmarks.md | --no-write]
+    rnnkit bench --procs [--threads 1,2,all] [--shapes ...] [--cells lstm,gru] [--repeats N]
 
 Registered in :mod:`rnnkit.cli` like every subcommand (``_add_<name>`` + ``_run_<name>``); the
 work is in :mod:`rnnkit.bench`, where torch and onnxruntime are optional imports.
@@ -20,7 +21,10 @@ def _add_bench(subparsers):
                     "units), float32, in one run: every competitor warmed up, then timed in "
                     "round-robin; medians and ratios (rnnkit / peer, below 1: rnnkit is "
                     "faster), with the threads, BLAS and CPU. Prints a Markdown table and "
-                    "writes it to --out. Without torch, rnnkit's times alone.")
+                    "writes it to --out. Without torch, rnnkit's times alone. With --procs: "
+                    "the public API instead (model.train_on_batch and predict_on_batch against "
+                    "torch with the same loss and optimizer, and onnxruntime), each competitor "
+                    "in its own process, wall time at 1, 2 and all cores, with the scaling.")
     add_arguments(p)
     p.set_defaults(run=_run_bench)
 

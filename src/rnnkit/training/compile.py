@@ -173,10 +173,25 @@ class CompiledMixin:
         preds, masks = self._preds_and_masks(y_pred)
         total, grads = 0.0, []
         for k, (loss_fn, weight) in enumerate(zip(self.compiled_loss, self.loss_weights)):
-            value, grad = loss_fn.value_and_grad(ys[k], preds[k], sample_weight=sw, mask=masks[k])
+            # a kept array for the gradient, unless a subclass wrote its own value_and_grad
+            out = ({"out": self._dy_buffer(k, preds[k])}
+                   if type(loss_fn).value_and_grad is losses_module.Loss.value_and_grad else {})
+            value, grad = loss_fn.value_and_grad(ys[k], preds[k], sample_weight=sw, mask=masks[k],
+                                                 **out)
             total += weight * float(value)
             grads.append(grad * weight if weight != 1.0 else grad)
         return total, unwrap(grads), preds, masks
+
+    def _dy_buffer(self, k, pred):
+        """An array for output ``k``'s loss gradient, kept between batches (a new one only when
+        the output's shape or dtype changes): a fused loss writes dL/dy_pred there instead of
+        allocating (and page-faulting) a new array at every step. Nothing holds the gradient
+        after ``backward``, so the next batch may overwrite it."""
+        buffers = self.__dict__.setdefault("_dy_buffers", {})
+        buf = buffers.get(k)
+        if buf is None or buf.shape != np.shape(pred) or buf.dtype != pred.dtype:
+            buf = buffers[k] = np.empty(np.shape(pred), pred.dtype)
+        return buf
 
     def _update_metrics(self, ys, preds, masks, sw):
         for k, _, m in self._metrics:

@@ -33,6 +33,7 @@ import numpy as np
 
 from . import losses
 from .losses.base import align_ranks, squeeze_or_expand_to_same_rank
+from .losses.regression import error_means
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
@@ -167,20 +168,39 @@ class MeanMetricWrapper(Mean):
         return cls(_FUNCTIONS[config.pop("fn")], **config)
 
 
-class MeanSquaredError(MeanMetricWrapper):
+class _ErrorMean(MeanMetricWrapper):
+    """MSE / MAE as metrics: the per-sample values computed in an array the metric keeps
+    between batches (:func:`rnnkit.training.losses.regression.error_means`, the same numbers
+    as the loss function's, bit for bit), not in three new arrays per batch."""
+
+    _op = None
+
+    def update_state(self, y_true, y_pred, sample_weight=None, mask=None):
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        if y_pred.dtype not in (np.float32, np.float64):
+            return super().update_state(y_true, y_pred, sample_weight=sample_weight, mask=mask)
+        buf = getattr(self, "_buffer", None)
+        if buf is None or buf.shape != y_pred.shape or buf.dtype != y_pred.dtype:
+            buf = self._buffer = np.empty(y_pred.shape, y_pred.dtype)
+        values, _ = error_means(self._op, y_true, y_pred, buf, self._fn.__name__)
+        Mean.update_state(self, values, sample_weight=merge_mask(sample_weight, mask))
+
+    def get_config(self):
+        return Metric.get_config(self)
+
+
+class MeanSquaredError(_ErrorMean):
+    _op = staticmethod(np.square)
+
     def __init__(self, name="mean_squared_error", dtype=None):
         super().__init__(losses.mean_squared_error, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Metric.get_config(self)
 
+class MeanAbsoluteError(_ErrorMean):
+    _op = staticmethod(np.abs)
 
-class MeanAbsoluteError(MeanMetricWrapper):
     def __init__(self, name="mean_absolute_error", dtype=None):
         super().__init__(losses.mean_absolute_error, name=name, dtype=dtype)
-
-    def get_config(self):
-        return Metric.get_config(self)
 
 
 class BinaryAccuracy(MeanMetricWrapper):

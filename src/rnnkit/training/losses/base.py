@@ -13,7 +13,11 @@ valid (Keras's ``divide_no_nan``). ``value_and_grad`` returns that number and ``
 ``dvalues = W / values.size`` goes into the subclass's hand-written ``backward``.
 
 Subclasses implement ``forward(y_true, y_pred, mask=None) -> (values, cache)`` and
-``backward(dvalues, cache) -> dy_pred`` side by side.
+``backward(dvalues, cache) -> dy_pred`` side by side. A subclass may add a fused path for the
+common case with neither mask nor sample weights (every ``dvalues`` entry the same number):
+``fused_value_and_grad(y_true, y_pred, dvalue, divisor, out)``, the same numbers in fewer
+passes and no new arrays when the caller gives ``out`` (the training step does, with a buffer
+it keeps between batches).
 
 Where rnnkit extends Keras (Keras would broadcast wrongly or fail): a ``sample_weight`` or
 ``mask`` with fewer axes than the per-sample values is broadcast over the trailing axes, so
@@ -178,12 +182,32 @@ class Loss:
             return 0.0
         return float(np.sum(weighted) / divisor)
 
-    def value_and_grad(self, y_true, y_pred, sample_weight=None, mask=None):
-        """``(loss, dloss/dy_pred)``; the gradient has the shape and dtype of ``y_pred``."""
+    def fused_value_and_grad(self, y_true, y_pred, dvalue, divisor, out=None):
+        """``(loss, dy_pred)`` without mask or weights in one fused pass, or None (no fused
+        path: ``value_and_grad`` runs forward and backward). ``dvalue`` is every entry of
+        ``dvalues`` (``1 / divisor`` in the values' dtype); ``out``, when given, is an array of
+        ``y_pred``'s shape and dtype to write the gradient into."""
+        return None
+
+    def value_and_grad(self, y_true, y_pred, sample_weight=None, mask=None, out=None):
+        """``(loss, dloss/dy_pred)``; the gradient has the shape and dtype of ``y_pred``.
+
+        ``out``: an array of ``y_pred``'s shape and dtype that a loss with a fused path (MSE,
+        MAE, without mask and sample weights) writes the gradient into instead of a new array;
+        use the returned gradient in any case.
+        """
         if self.reduction in (None, "none"):
             raise ValueError(f"{self.name}: value_and_grad needs a reduction to a single number, "
                              f"got reduction={self.reduction!r}")
         y_true, y_pred = self._prepare(y_true, y_pred)
+        if mask is None and sample_weight is None and y_pred.size and \
+                y_pred.dtype.itemsize >= 4 and (        # float16: np.mean sums in float32
+                out is None or (out.shape == y_pred.shape and out.dtype == y_pred.dtype)):
+            divisor = 1.0 if self.reduction == "sum" else float(y_pred[..., 0].size)
+            fused = self.fused_value_and_grad(y_true, y_pred, y_pred.dtype.type(1.0 / divisor),
+                                              divisor, out)
+            if fused is not None:
+                return fused
         values, cache = self.forward(y_true, y_pred, mask=mask)
         weights, divisor = reduction_weights(values.shape, sample_weight, mask, self.reduction,
                                              values.dtype, self.name)

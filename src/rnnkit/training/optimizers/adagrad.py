@@ -40,8 +40,13 @@ class Adagrad(Optimizer):
 
     def update_step(self, grad, value, lr, slots):
         acc = slots["accumulator"]
-        acc += np.square(grad)
-        value -= (lr * grad) / np.sqrt(acc + self.epsilon)
+        tmp, den = self._scratch(value, 1), self._scratch(value, 2)
+        acc += np.square(grad, out=tmp)                  # acc += g^2
+        np.add(acc, self.epsilon, out=den)
+        np.sqrt(den, out=den)
+        np.multiply(grad, lr, out=tmp)
+        tmp /= den
+        value -= tmp                                     # w -= lr * g / sqrt(acc + eps)
 
     def get_config(self):
         return {**super().get_config(),

@@ -49,13 +49,23 @@ class Adam(Optimizer):
         t = self.iterations + 1
         alpha = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
         m, v = slots["momentum"], slots["velocity"]
-        m += (grad - m) * (1 - self.beta_1)
-        v += (np.square(grad) - v) * (1 - self.beta_2)
+        tmp, den = self._scratch(value, 1), self._scratch(value, 2)
+        np.subtract(grad, m, out=tmp)
+        tmp *= 1 - self.beta_1
+        m += tmp                                          # m += (g - m) * (1 - beta_1)
+        np.square(grad, out=tmp)
+        tmp -= v
+        tmp *= 1 - self.beta_2
+        v += tmp                                          # v += (g^2 - v) * (1 - beta_2)
         if self.amsgrad:
             v_hat = slots["velocity_hat"]
             np.maximum(v_hat, v, out=v_hat)
             v = v_hat
-        value -= (m * alpha) / (np.sqrt(v) + self.epsilon)
+        np.multiply(m, alpha, out=tmp)
+        np.sqrt(v, out=den)
+        den += self.epsilon
+        tmp /= den
+        value -= tmp                                      # w -= m * alpha / (sqrt(v) + eps)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -12,6 +12,12 @@ Each subclass names its slots (``{"momentum": 0.0, ...}``: name and initial valu
 weight's shape and dtype, and are keyed by the weight's ``path`` (so ``set_state`` can restore
 them into a freshly built model). The ``.grad`` arrays are never modified.
 
+No array is allocated per step: clipping, decay and every update rule write their
+intermediate results into scratch arrays the optimizer keeps (``_scratch``: a few flat buffers
+per dtype, as long as the largest weight, viewed with each weight's shape), with in-place
+ufuncs (``out=``). Each operation is the one of the plain formula, in the same order and the
+same precision, so the updates are bit for bit those of the formulas below.
+
     >>> import numpy as np
     >>> from rnnkit.layers.weight import Weight
     >>> from rnnkit.training.optimizers import SGD
@@ -51,6 +57,11 @@ def global_norm(grads):
                          for g in grads if g is not None))
 
 
+def _clip_scale(norm, limit):
+    """``limit / max(norm, limit)`` (a NumPy float64, as Keras's ``clip_by_norm``)."""
+    return limit / np.maximum(norm, limit)
+
+
 def clip_gradients(grads, clipnorm=None, clipvalue=None, global_clipnorm=None):
     """Clip gradients as Keras 3 does; returns ``(clipped, norm_before, norm_after)``.
 
@@ -69,10 +80,10 @@ def clip_gradients(grads, clipnorm=None, clipvalue=None, global_clipnorm=None):
     grads = list(grads)
     before = global_norm(grads)
     if clipnorm:
-        clipped = [None if g is None else g * (clipnorm / np.maximum(global_norm([g]), clipnorm))
+        clipped = [None if g is None else g * _clip_scale(global_norm([g]), clipnorm)
                    for g in grads]
     elif global_clipnorm:
-        scale = global_clipnorm / np.maximum(before, global_clipnorm)
+        scale = _clip_scale(before, global_clipnorm)
         if not math.isfinite(before):
             scale = math.nan                                     # Keras: scale + (norm - norm)
         clipped = [None if g is None else g * scale for g in grads]
@@ -113,6 +124,7 @@ class Optimizer:
         self.learning_rate = learning_rate
         self._iterations = 0
         self._slots = {}                  # weight path -> {slot name: array}
+        self._scratch_buffers = {}        # (dtype, k) -> flat array (see _scratch)
         self._exclude_ids = set()
         self._exclude_pattern = None
 
@@ -176,16 +188,59 @@ class Optimizer:
             if np.shape(g) != w.shape:
                 raise ValueError(f"{self.name}: gradient of shape {np.shape(g)} for weight "
                                  f"{w.path} of shape {w.shape}")
-        grads, _, _ = clip_gradients([g for g, _ in pairs], self.clipnorm, self.clipvalue,
-                                     self.global_clipnorm)
+        scales = self._clip_scales([g for g, _ in pairs])
         lr = self.learning_rate
-        for g, (_, w) in zip(grads, pairs):
+        for (g, w), scale in zip(pairs, scales):
+            g = self._clipped(g, w, scale)                  # scratch 0 when clipped
             if self.weight_decay is not None and self._use_weight_decay(w):
-                w.value -= w.value * self.weight_decay * lr
+                # w -= w * weight_decay * lr
+                decay = np.multiply(w.value, float(self.weight_decay), out=self._scratch(w, 1))
+                decay *= lr
+                w.value -= decay
             g = np.asarray(g).astype(w.dtype, copy=False)
             self.update_step(g, w.value, lr, self._slots_for(w))
         self._iterations += 1
         return self._iterations
+
+    # ---- clipping without new arrays (the same numbers as clip_gradients) ----------------
+    def _clip_scales(self, grads):
+        """Per gradient: the norm-clipping factor, or None (no norm clipping)."""
+        if self.clipnorm:
+            return [_clip_scale(math.sqrt(self._sum_of_squares(g)), self.clipnorm)
+                    for g in grads]
+        if self.global_clipnorm:
+            before = math.sqrt(sum(self._sum_of_squares(g) for g in grads))
+            scale = _clip_scale(before, self.global_clipnorm)
+            if not math.isfinite(before):
+                scale = math.nan                             # Keras: scale + (norm - norm)
+            return [scale] * len(grads)
+        return [None] * len(grads)
+
+    def _sum_of_squares(self, g):
+        """``global_norm([g]) ** 2`` (the same sum) through a float64 scratch array."""
+        return float(np.sum(np.square(g, dtype=np.float64, out=self._scratch(g, 0, np.float64))))
+
+    def _clipped(self, g, w, scale):
+        """``g`` clipped as :func:`clip_gradients` would, in scratch 0 (``g`` is not touched)."""
+        if scale is not None:
+            # (g * scale).astype(g.dtype): the product in float64, then rounded
+            return np.multiply(g, scale, out=self._scratch(w, 0, np.result_type(g)))
+        if self.clipvalue:
+            return np.clip(g, -self.clipvalue, self.clipvalue,
+                           out=self._scratch(w, 0, np.result_type(g)))
+        return g
+
+    def _scratch(self, like, k, dtype=None):
+        """Scratch array ``k`` with the shape of ``like`` (an array or a Weight) and its dtype
+        (or ``dtype``): a view of a flat buffer kept between steps. Index 0 holds the clipped
+        gradient during a step, 1 the decay; ``update_step`` may use 1, 2, ... freely."""
+        shape = np.shape(like) if not hasattr(like, "value") else like.shape
+        dtype = np.dtype(dtype or like.dtype)
+        n = math.prod(shape)
+        flat = self._scratch_buffers.get((dtype, k))
+        if flat is None or flat.size < n:
+            flat = self._scratch_buffers[dtype, k] = np.empty(n, dtype)
+        return flat[:n].reshape(shape)
 
     def _slots_for(self, w):
         slots = self._slots.get(w.path)

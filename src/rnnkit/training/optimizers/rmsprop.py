@@ -47,17 +47,25 @@ class RMSprop(Optimizer):
 
     def update_step(self, grad, value, lr, slots):
         rho = self.rho
+        tmp, den = self._scratch(value, 1), self._scratch(value, 2)
         v = slots["velocity"]
         v *= rho
-        v += (1 - rho) * np.square(grad)
+        np.square(grad, out=tmp)
+        tmp *= 1 - rho
+        v += tmp                                         # v = rho * v + (1 - rho) * g^2
         if self.centered:
             a = slots["average_gradient"]
             a *= rho
-            a += (1 - rho) * grad
-            denominator = v - np.square(a) + self.epsilon
+            np.multiply(grad, 1 - rho, out=tmp)
+            a += tmp                                     # a = rho * a + (1 - rho) * g
+            np.square(a, out=den)
+            np.subtract(v, den, out=den)
+            den += self.epsilon                          # v - a^2 + epsilon
         else:
-            denominator = v + self.epsilon
-        increment = (lr * grad) / np.sqrt(denominator)
+            np.add(v, self.epsilon, out=den)
+        np.sqrt(den, out=den)
+        increment = np.multiply(grad, lr, out=tmp)
+        increment /= den                                 # lr * g / d
         if self.momentum > 0:
             mom = slots["momentum"]
             mom *= self.momentum

@@ -1,5 +1,7 @@
 """Stochastic gradient descent with optional (Nesterov) momentum, Keras 3's update rule."""
 
+import numpy as np
+
 from .base import Optimizer
 
 
@@ -39,14 +41,17 @@ class SGD(Optimizer):
         return {"momentum": 0.0} if self.momentum != 0 else {}
 
     def update_step(self, grad, value, lr, slots):
+        step = np.multiply(grad, lr, out=self._scratch(value, 1))     # g * lr
         if self.momentum == 0:
-            value -= grad * lr
+            value -= step
             return
         m = slots["momentum"]
         m *= self.momentum
-        m -= grad * lr                                   # m = momentum * m - lr * g
+        m -= step                                        # m = momentum * m - lr * g
         if self.nesterov:
-            value += m * self.momentum - grad * lr
+            ahead = np.multiply(m, self.momentum, out=self._scratch(value, 2))
+            ahead -= step
+            value += ahead                               # w += momentum * m - lr * g
         else:
             value += m
 
