@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+os.environ.setdefault("KERAS_BACKEND", "torch")
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
