@@ -15,7 +15,7 @@ DATA_WHEELS := janggu==0.10.2 sktime==1.2.0
 TEST_DATA   := $(CURDIR)/$(VENV)/rnnkit-data
 USER_DATA   := $(or $(RNNKIT_DATA),$(HOME)/.cache/rnnkit)
 
-.PHONY: test demo bench data clean
+.PHONY: test demo bench data clean docs
 
 $(VENV)/.installed-test: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,5 +46,15 @@ data:
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_recurrent.py
 
+# The docs site (mkdocs.yml: the README, the floor plan, an API page per area read from the
+# docstrings) into site/, warnings as errors. `make test` builds it too (tests/test_docs_build.py).
+$(VENV)/.installed-docs: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -e '.[docs]'
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache site

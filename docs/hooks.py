@@ -1,0 +1,111 @@
+"""MkDocs build helpers for rnnkit's site (named under ``hooks:`` and ``extensions:`` in
+mkdocs.yml; not part of the package).
+
+1. ``::: rnnkit.pkg.*`` on a line of its own (a pattern: ``*`` matches within one part of a
+   dotted name, ``**`` across parts) expands into one ``::: module`` block per module of rnnkit
+   it matches that no other page names: pages list whole packages, so a module added later shows
+   up without editing the docs, and a pattern that matches nothing (a name not written yet) is
+   simply empty. A module named exactly (``::: rnnkit.layers.lstm``) stays on that page; among
+   patterns the most specific (the most characters besides ``*``) claims a module first.
+2. Every public module of rnnkit (no part starting with ``_``) must land on some page; one that
+   does not is a warning, which ``mkdocs build --strict`` turns into a failed build.
+3. ``PlainTextDocstrings`` (a griffe extension) reads the docstrings, written to read well as
+   plain text in ``help()``, as Markdown: reST roles (``:class:`Loss```, ``:func:`f```) become
+   code, a doctest block (``>>>`` lines and their output, up to a blank line) becomes a fenced
+   ``pycon`` block, and the ``::`` that opens an indented literal block becomes ``:`` (the
+   indented block is already code in Markdown).
+"""
+
+import logging
+import re
+from pathlib import Path
+
+import griffe
+
+log = logging.getLogger("mkdocs.plugins.rnnkit")
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+DIRECTIVE = re.compile(r"^:::\s+(rnnkit[\w.*]*)\s*$", re.M)
+_plan = {}          # page path -> {pattern: [modules]}
+
+
+def rnnkit_modules():
+    """Dotted names of rnnkit's public modules, from the source tree (nothing is imported)."""
+    found = []
+    for path in sorted((SRC / "rnnkit").rglob("*.py")):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if any(p.startswith("_") for p in parts):
+            continue
+        found.append(".".join(parts))
+    return found
+
+
+def _regex(pattern):
+    """``rnnkit.layers.*cell*`` -> a regex; ``*`` stays within a dotted part, ``**`` crosses."""
+    parts = re.split(r"(\*\*|\*)", pattern)
+    return re.compile("".join({"**": ".*", "*": "[^.]*"}.get(p, re.escape(p)) for p in parts)
+                      + "$")
+
+
+def on_nav(nav, config, files):
+    """Decide, once per build, which page documents which module."""
+    modules = rnnkit_modules()
+    pages = [p.file for p in nav.pages] + [f for f in files.documentation_pages()
+                                          if f not in [p.file for p in nav.pages]]
+    texts = {f.src_uri: Path(f.abs_src_path).read_text(encoding="utf-8") for f in pages}
+    claimed = {m for t in texts.values() for m in DIRECTIVE.findall(t) if "*" not in m}
+    _plan.clear()
+    patterns = [(uri, p) for uri, text in texts.items() for p in DIRECTIVE.findall(text)
+                if "*" in p]
+    for uri, pattern in sorted(patterns, key=lambda up: -len(up[1].replace("*", ""))):
+        hits = [m for m in modules if _regex(pattern).match(m) and m not in claimed]
+        claimed.update(hits)
+        _plan.setdefault(uri, {})[pattern] = hits
+    for module in modules:
+        if module not in claimed:
+            log.warning("rnnkit module %s is on no page of the docs: add `::: %s` (or a "
+                        "pattern that matches it) to a page under docs/api/", module, module)
+    return nav
+
+
+def on_page_markdown(markdown, page, config, files):
+    plan = _plan.get(page.file.src_uri, {})
+
+    def expand(match):
+        name = match.group(1)
+        if "*" not in name:
+            return match.group(0)
+        return "\n\n".join(f"::: {m}" for m in plan.get(name, []))
+
+    return DIRECTIVE.sub(expand, markdown)
+
+
+ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|data|exc|obj|const):`~?([^`]+)`")
+LITERAL = re.compile(r"(\S)::\n(?=\n+( {4}|\t))")
+
+
+def markdown_docstring(text):
+    """The docstring ``text`` as Markdown (see the module docstring, point 3)."""
+    text = LITERAL.sub(r"\1:\n", ROLE.sub(r"`\1`", text))
+    out, in_doctest = [], False
+    for line in text.splitlines():
+        if not in_doctest and line.startswith(">>>"):        # only unindented blocks: an
+            out.append("```pycon")                           # indented one is code already
+            in_doctest = True
+        elif in_doctest and not line.strip():
+            out.append("```")
+            in_doctest = False
+        out.append(line)
+    if in_doctest:
+        out.append("```")
+    return "\n".join(out)
+
+
+class PlainTextDocstrings(griffe.Extension):
+    """Every docstring griffe reads, as Markdown (:func:`markdown_docstring`)."""
+
+    def on_instance(self, *, obj, **kwargs):
+        if obj.docstring is not None:
+            obj.docstring.value = markdown_docstring(obj.docstring.value)
