@@ -15,7 +15,7 @@ DATA_WHEELS := janggu==0.10.2 sktime==1.2.0
 TEST_DATA   := $(CURDIR)/$(VENV)/rnnkit-data
 USER_DATA   := $(or $(RNNKIT_DATA),$(HOME)/.cache/rnnkit)
 
-.PHONY: test demo bench data clean docs
+.PHONY: test demo bench data clean docs gallery
 
 $(VENV)/.installed-test: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ data:
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_recurrent.py
+
+# Every example's full run (about half an hour; the README's timings come from a quiet machine),
+# then the README's gallery tables rewritten from their metrics.json (rnnkit/cli/gallery.py).
+# ARGS pass through, e.g. ARGS="--no-run" (only rewrite) or ARGS="--only speech,dna".
+gallery: data
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/rnnkit examples gallery $(ARGS)
 
 # The docs site (mkdocs.yml: the README, the floor plan, an API page per area read from the
 # docstrings) into site/, warnings as errors. `make test` builds it too (tests/test_docs_build.py).
