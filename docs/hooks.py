@@ -49,24 +49,31 @@ def _regex(pattern):
                       + "$")
 
 
-def on_nav(nav, config, files):
-    """Decide, once per build, which page documents which module."""
-    modules = rnnkit_modules()
-    pages = [p.file for p in nav.pages] + [f for f in files.documentation_pages()
-                                          if f not in [p.file for p in nav.pages]]
-    texts = {f.src_uri: Path(f.abs_src_path).read_text(encoding="utf-8") for f in pages}
+def plan_pages(texts, modules):
+    """``(plan, unplaced)``: for each page, ``{pattern: [modules]}`` its patterns expand into,
+    and the modules on no page. ``texts`` is ``{page: markdown}`` in navigation order."""
     claimed = {m for t in texts.values() for m in DIRECTIVE.findall(t) if "*" not in m}
-    _plan.clear()
     patterns = [(uri, p) for uri, text in texts.items() for p in DIRECTIVE.findall(text)
                 if "*" in p]
+    plan = {}
     for uri, pattern in sorted(patterns, key=lambda up: -len(up[1].replace("*", ""))):
         hits = [m for m in modules if _regex(pattern).match(m) and m not in claimed]
         claimed.update(hits)
-        _plan.setdefault(uri, {})[pattern] = hits
-    for module in modules:
-        if module not in claimed:
-            log.warning("rnnkit module %s is on no page of the docs: add `::: %s` (or a "
-                        "pattern that matches it) to a page under docs/api/", module, module)
+        plan.setdefault(uri, {})[pattern] = hits
+    return plan, [m for m in modules if m not in claimed]
+
+
+def on_nav(nav, config, files):
+    """Decide, once per build, which page documents which module."""
+    pages = [p.file for p in nav.pages] + [f for f in files.documentation_pages()
+                                          if f not in [p.file for p in nav.pages]]
+    texts = {f.src_uri: Path(f.abs_src_path).read_text(encoding="utf-8") for f in pages}
+    plan, unplaced = plan_pages(texts, rnnkit_modules())
+    _plan.clear()
+    _plan.update(plan)
+    for module in unplaced:
+        log.warning("rnnkit module %s is on no page of the docs: add `::: %s` (or a "
+                    "pattern that matches it) to a page under docs/api/", module, module)
     return nav
 
 
