@@ -9,7 +9,10 @@ mkdocs.yml; not part of the package).
    patterns the most specific (the most characters besides ``*``) claims a module first.
 2. Every public module of rnnkit (no part starting with ``_``) must land on some page; one that
    does not is a warning, which ``mkdocs build --strict`` turns into a failed build.
-3. ``PlainTextDocstrings`` (a griffe extension) reads the docstrings, written to read well as
+3. ``<!-- rnnkit --help -->`` on a line of its own becomes the ``--help`` text of the
+   ``rnnkit`` command and of each subcommand, from the parser itself (so the CLI page cannot
+   drift from the code).
+4. ``PlainTextDocstrings`` (a griffe extension) reads the docstrings, written to read well as
    plain text in ``help()``, as Markdown: reST roles (``:class:`Loss```, ``:func:`f```) become
    code, a doctest block (``>>>`` lines and their output, up to a blank line) becomes a fenced
    ``pycon`` block, and the ``::`` that opens an indented literal block becomes ``:`` (the
@@ -77,7 +80,38 @@ def on_nav(nav, config, files):
     return nav
 
 
+HELP = "<!-- rnnkit --help -->"
+
+
+def command_help(width=100):
+    """Markdown: ``rnnkit --help`` and ``rnnkit SUBCOMMAND --help``, each in a code block."""
+    import argparse
+    import os
+
+    from rnnkit.cli import build_parser
+
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(width)                 # argparse wraps to the terminal width
+    try:
+        parser = build_parser()
+        parts = [("rnnkit --help", parser.format_help())]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    parts.append((f"rnnkit {name} --help", sub.format_help()))
+        from rnnkit.cli.examples import _gallery_parser      # options after the word gallery
+        parts.append(("rnnkit examples gallery --help", _gallery_parser().format_help()))
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+    return "\n\n".join(f"### `{title}`\n\n```text\n{text.rstrip()}\n```" for title, text in parts)
+
+
 def on_page_markdown(markdown, page, config, files):
+    if HELP in markdown:
+        markdown = markdown.replace(HELP, command_help())
     plan = _plan.get(page.file.src_uri, {})
 
     def expand(match):
@@ -94,7 +128,7 @@ LITERAL = re.compile(r"(\S)::\n(?=\n+( {4}|\t))")
 
 
 def markdown_docstring(text):
-    """The docstring ``text`` as Markdown (see the module docstring, point 3)."""
+    """The docstring ``text`` as Markdown (see the module docstring, point 4)."""
     text = LITERAL.sub(r"\1:\n", ROLE.sub(r"`\1`", text))
     out, in_doctest = [], False
     for line in text.splitlines():

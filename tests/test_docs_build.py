@@ -43,6 +43,8 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
     kernels = (tmp_path / "site" / "api" / "kernels.html").read_text(encoding="utf-8")
     assert "c_t = f * c_prev + i * g" in kernels          # the equations, from the docstring
     assert 'id="rnnkit.kernels.lstm.lstm_backward"' in kernels
+    cli = (tmp_path / "site" / "api" / "cli.html").read_text(encoding="utf-8")
+    assert "usage: rnnkit train-text" in cli and "usage: rnnkit examples gallery" in cli
     home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "Total params: 164,106" in home                 # the README, included whole
 
