@@ -91,7 +91,7 @@ def test_the_readme_in_code_blocks_run_and_print_what_the_readme_shows(tmp_path,
     from rnnkit.layers import clear_session
 
     code, summary = _readme_in_code()
-    assert len(code) == 3
+    assert len(code) >= 3                                  # more may come; all of them run
     monkeypatch.chdir(tmp_path)                            # model.save("model.rnnkit")
     clear_session()
     namespace = {"__name__": "readme"}
