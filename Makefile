@@ -15,7 +15,7 @@ DATA_WHEELS := janggu==0.10.2 sktime==1.2.0
 TEST_DATA   := $(CURDIR)/$(VENV)/rnnkit-data
 USER_DATA   := $(or $(RNNKIT_DATA),$(HOME)/.cache/rnnkit)
 
-.PHONY: test demo bench data clean
+.PHONY: test demo bench data clean docs gallery
 
 $(VENV)/.installed-test: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,5 +51,21 @@ bench: $(VENV)/.installed-test
 		--cpu-time --repeats 7 --out docs/benchmarks.md
 	$(VENV)/bin/rnnkit bench --procs --out docs/benchmarks.md
 
+# Every example's full run (about half an hour; the README's timings come from a quiet machine),
+# then the README's gallery tables rewritten from their metrics.json (rnnkit/cli/gallery.py).
+# ARGS pass through, e.g. ARGS="--no-run" (only rewrite) or ARGS="--only speech,dna".
+gallery: data
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/rnnkit examples gallery $(ARGS)
+
+# The docs site (mkdocs.yml: the README, the floor plan, an API page per area read from the
+# docstrings) into site/, warnings as errors. `make test` builds it too (tests/test_docs_build.py).
+$(VENV)/.installed-docs: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -e '.[docs]'
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache site

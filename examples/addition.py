@@ -29,6 +29,7 @@ over the 12 characters picks each answer character::
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -227,6 +228,14 @@ def main(argv=None):
     model.save(args.out / "model.rnnkit")
     print(f"wrote {args.out / 'model.rnnkit'}")
     plot(history.history, exact.history, args.out / "val_accuracy.png")
+    metrics = dict(example="addition", exact_match=float(em), n_correct=round(em * n_val),
+                   n_val=n_val, val_accuracy=float(history.history["val_accuracy"][-1]),
+                   epochs=args.epochs, n_train=len(x_train), train_seconds=round(train_time, 1),
+                   train_cpu_seconds=round(train_cpu, 1), argv=sys.argv[1:] if argv is None
+                   else list(argv))
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n",
+                                           encoding="utf-8")   # what the README gallery reads
+    print(f"wrote {args.out / 'metrics.json'}")
     return 0
 
 

@@ -29,8 +29,10 @@ Writes ``<out>/norms.png``.
 """
 
 import argparse
+import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -148,7 +150,7 @@ def main():
     print(f"adding problem, T = {T}: {n_train} training and {n_test} held-out sequences, "
           f"{steps} batches of {batch} per epoch; predicting the mean gives MSE {BASELINE_MSE:.3f}")
 
-    runs = {}
+    runs, records = {}, {}
     clipped_label = f"with {args.clip}={CLIP}"
     for label, clip in (("without clipping", None), (clipped_label, {args.clip: CLIP})):
         model = build(T, units, args.seed, clip)
@@ -166,22 +168,36 @@ def main():
         runs[label] = (history, clip is not None)
         summarize(history, every=max(1, epochs // 8))
         bad = first_bad(history.loss)
+        record = dict(seconds=round(seconds, 1), updates=len(history.loss), diverged_epoch=None)
         if bad is not None:
             finite = [v for v in history.norm_before[:bad + 1] if math.isfinite(v)]
             print(f"{label}: DIVERGED at epoch {history.epochs[bad] + 1}, batch "
                   f"{history.batches[bad]} (0-based; update {bad + 1}): loss {history.loss[bad]}; "
                   f"largest finite gradient norm before it {max(finite):.3g}")
+            record.update(diverged_epoch=int(history.epochs[bad]) + 1,
+                          diverged_batch=int(history.batches[bad]), diverged_update=bad + 1,
+                          largest_norm=float(max(finite)))
         else:
             mse = float(model.evaluate(x_test, y_test, verbose=0))
+            record.update(mse=mse, largest_norm=float(max(history.norm_before)))
             print(f"{label}: trained {epochs} epochs in {seconds:.0f} s without a NaN; held-out "
                   f"MSE {mse:.4f} (baseline {BASELINE_MSE:.3f}); "
                   f"{sum(a < b for a, b in zip(history.norm_after, history.norm_before))} of "
                   f"{len(history.norm_before)} updates were clipped, largest norm before "
                   f"clipping {max(history.norm_before):.3g}")
 
+        records["with_clipping" if clip else "without_clipping"] = record
+
     png = os.path.join(args.out, "norms.png")
     if plot(png, runs):
         print(f"\nwrote {png}")
+    path = os.path.join(args.out, "metrics.json")        # what the README gallery reads
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(json.dumps(dict(example="exploding_gradients", T=T, units=units, epochs=epochs,
+                                gain=GAIN, clip=args.clip, clip_value=CLIP, argv=sys.argv[1:],
+                                train_seconds=round(sum(r["seconds"] for r in records.values()), 1),
+                                **records), indent=2) + "\n")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ Writes ``<out>/gradients.png``, ``<out>/simple_rnn.rnnkit`` and ``<out>/lstm.rnn
 """
 
 import argparse
+import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -128,6 +130,18 @@ def main():
     png = os.path.join(args.out, "gradients.png")
     if plot(png, curves, T):
         written.insert(0, png)
+    metrics = dict(example="vanishing_gradients", T=T, units=units, epochs=epochs,
+                   baseline=float(np.mean((y_test - 1.0) ** 2)), argv=sys.argv[1:],
+                   train_seconds=round(sum(s for _, s in results.values()), 1))
+    for name, key in (("SimpleRNN", "simple_rnn"), ("LSTM", "lstm")):
+        (mse, secs), (before, after) = results[name], curves[name]
+        metrics[key] = dict(mse=mse, seconds=round(secs, 1),
+                            ratio_before=float(before[0] / before[-1]),
+                            ratio_after=float(after[0] / after[-1]))
+    path = os.path.join(args.out, "metrics.json")        # what the README gallery reads
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(json.dumps(metrics, indent=2) + "\n")
+    written.append(path)
     print("wrote " + ", ".join(written))
 
 

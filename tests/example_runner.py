@@ -7,6 +7,7 @@ optional source is missing, fails with its stderr on any other non-zero status, 
 """
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -43,3 +44,19 @@ def assert_png(path):
         assert not Path(path).exists()
         return
     assert Path(path).read_bytes()[:8] == PNG_MAGIC, f"{path} is not a PNG"
+
+
+def epoch_losses(stdout, key="loss"):
+    """The value of ``key`` that fit's progress lines in ``stdout`` (the tqdm bar, or Keras's
+    ``verbose=2`` lines) showed at the end of each epoch, in order: ``[epoch 1, epoch 2, ...]``,
+    and a second fit's epochs after the first's."""
+    values, last = [], None
+    for line in re.split(r"[\r\n]", stdout):
+        m = re.match(rf"Epoch (\d+)/(\d+)\b.*?(?<![\w]){re.escape(key)}: ([-\d.e+]+|nan|inf)", line)
+        if not m:
+            continue
+        if m.group(1, 2) != last:
+            values.append(None)
+            last = m.group(1, 2)
+        values[-1] = float(m.group(3))
+    return values

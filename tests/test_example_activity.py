@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 import rnnkit
-from example_runner import EXAMPLES, assert_png, run_quick
+from example_runner import EXAMPLES, assert_png, epoch_losses, run_quick
 
 sys.path.insert(0, str(EXAMPLES))
 import activity  # noqa: E402  (the example's helpers: 1-NN, leave-one-out, schedule)
@@ -32,12 +32,26 @@ def test_activity_quick_basic_motions(tmp_path):
     check_run(tmp_path, stdout, m, "basicmotions", 4, (100, 6))
     # 1-NN on BasicMotions' 40 held-out cases: 0.600 raw, 0.725 z-normalised (fixed data)
     assert (m["baseline_raw"], m["baseline_znorm"]) == (0.6, 0.725)
+    # What two epochs on 40 series show, measured over seeds 0-4: the training loss falls in
+    # every seed (by 0.11-0.13), to 1.11-1.25, below ln 4 = 1.386 (a uniform guess over the 4
+    # classes) by 0.13 or more; the held-out accuracy is 0.30-0.575 (seed 0: 0.475), above
+    # chance (0.25, 10 of 40) in every seed, by 2 cases at the least.
+    losses = epoch_losses(stdout)
+    assert len(losses) == 2 and losses[1] < losses[0] - 0.05, losses
+    assert losses[1] < math.log(4) - 0.1, losses
+    assert m["rnn"] > 0.25
 
 
 def test_activity_quick_gunpoint(tmp_path):
     stdout, m = run_quick("activity", tmp_path, "--dataset", "gunpoint")
     check_run(tmp_path, stdout, m, "gunpoint", 2, (150, 1))
     assert m["class_names"] == ["Gun-Draw", "Point"]
+    # 1-NN on the quick slice's 40 held-out cases (fixed data; the same for seeds 0-4)
+    assert (m["baseline_raw"], m["baseline_znorm"]) == (0.925, 0.925)
+    # Two epochs on 50 series teach the GRU nothing measurable (seeds 0-4: held-out 0.375 four
+    # times, one class for all, and 0.625 once; the training loss moves by less than 0.03 either
+    # way), so this run checks the pipeline, files and baseline, not learning; the full run's
+    # 0.967 is in the README gallery (rnnkit examples gallery).
 
 
 def test_nearest_neighbour_and_leave_one_out():

@@ -16,10 +16,14 @@ import dna  # noqa: E402  (the example's helpers: roc_auc, roc_curve, k-mer feat
 def test_dna_quick(tmp_path):
     stdout, m = run_quick("dna", tmp_path)
     assert m["metric"] == "AUC" and m["higher_is_better"] is True
-    for key in ("rnn", "baseline", "accuracy_rnn", "accuracy_baseline"):
+    for key in ("rnn", "baseline", "accuracy_rnn", "accuracy_baseline"):   # numbers, not NaN
         assert 0.0 <= m[key] <= 1.0 and math.isfinite(m[key]), (key, m[key])
     # the k-mer baseline is fitted to convergence: far above chance even on the quick slice
-    assert m["baseline"] > 0.8
+    # (AUC 0.930-0.951 over seeds 0-4; seed 0: 0.939)
+    assert m["baseline"] > 0.9
+    # One epoch of GRU(8) on 600 sequences learns nothing measurable: held-out AUC 0.44-0.63
+    # over seeds 0-4, chance. The quick run checks the pipeline and files; the full run's AUC
+    # 0.999 is in the README gallery (rnnkit examples gallery).
     assert m["n_test"] > 100 and m["test_chromosomes"] == ["chr1", "chr3"]
     assert m["train_seconds"] > 0
     assert "held-out accuracy: rnn" in stdout

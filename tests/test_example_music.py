@@ -18,7 +18,10 @@ def test_music_quick(tmp_path):
     assert m["vocab_size"] == V and m["held_out_notes"] > 0 and m["held_out_chorales"] >= 1
     # NLLs in nats over V classes: positive, and the barely trained model near uniform (log V)
     assert 0 < m["baseline"] < np.log(V) + 0.5
-    assert 0 < m["rnn"] < np.log(V) + 0.5
+    # One epoch (3 batches) moves the LSTM off the uniform guess on the held-out notes: over
+    # seeds 0-4 its NLL was 5.418-5.433 nats, 0.022-0.037 below log V = 5.455 (seed 0: 0.030);
+    # asserted: below by at least 0.01. (The add-k bigram, 3.3-4.4, is far better this early.)
+    assert m["rnn"] < np.log(V) - 0.01
     assert 1e-4 <= m["bigram_k"] <= 10 and m["epochs_run"] == 1
     assert "add-k bigram" in m["baseline_name"]
     assert_png(out / "piano_roll.png")

@@ -25,8 +25,10 @@ def test_quick_run(tmp_path):
     for key in ("rnn", "baseline"):            # a whole number of the 120 held-out sentences
         assert 0 <= metrics[key] <= 1 and metrics[key] * n_test == pytest.approx(
             round(metrics[key] * n_test), abs=1e-6)
-    # even on 480 sentences, tf-idf logistic regression is far above chance
-    assert metrics["baseline"] > 0.6
+    # even on 480 sentences, tf-idf logistic regression is far above chance (0.71-0.80 over
+    # seeds 0-4). One epoch of the GRU learns nothing measurable: held-out 0.50-0.53 over seeds
+    # 0-4, its validation loss within 0.004 of ln 2; the full run's 0.820 is in the README.
+    assert metrics["baseline"] > 0.65
     assert metrics["baseline_C"] in (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
     assert "baseline: C chosen" in stdout and metrics["train_seconds"] > 0
     assert 0 <= metrics["baseline_fit_slice_only"] <= 1

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from example_runner import assert_png, run_quick
+from example_runner import assert_png, epoch_losses, run_quick
 from rnnkit.datasets.series import load_sunspots
 
 
@@ -18,7 +18,15 @@ def test_timeseries_quick(tmp_path):
     assert m["baseline"] == pytest.approx(27.948, abs=0.01)       # y(t-11)
     assert m["naive_mae"] == pytest.approx(25.44, abs=0.01)       # y(t-1)
     assert 5 < m["linear_ar_mae"] < m["naive_mae"]
-    assert np.isfinite(m["rnn"]) and 0 < m["rnn"] < 200
+    # Two epochs on a slice of the windows: over seeds 0-4 the first model's validation loss
+    # (MSE of the standardised series) falls from epoch 1 to 2 in every seed, by 0.09-0.16
+    # (asserted: by 0.05). Its held-out MAE, 33-50 (seed 0: 48.9), does not beat the seasonal
+    # naive 27.9 nor even the training mean's 47.9 in every seed, so only finiteness is
+    # checked here; the full run's 12.5 is in the README gallery (rnnkit examples gallery).
+    val_losses = epoch_losses(stdout, "val_loss")
+    assert len(val_losses) == 4, val_losses           # two fits: next year, then 11 years
+    assert val_losses[1] < val_losses[0] - 0.05, val_losses
+    assert np.isfinite(m["rnn"])
     assert m["train_seconds"] >= 0 and m["epochs_run"] == 2
     assert "seasonal naive y(t-11)" in stdout
     assert_png(out / "forecast.png")

@@ -5,7 +5,7 @@
     rnnkit generate DIR [--prime TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P]
     rnnkit summary FILE
     rnnkit bench [...]
-    rnnkit examples [list | run NAME [ARGS...]]
+    rnnkit examples [list | run NAME [ARGS...] | gallery [--no-run]]
 
 Each subcommand is two functions: ``_add_<name>(subparsers)`` declares its arguments and sets
 ``run=_run_<name>``, and ``_run_<name>(args)`` does the work and returns an exit status. Adding

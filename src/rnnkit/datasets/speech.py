@@ -94,8 +94,9 @@ def load_spoken_digits(path, features="log_mel", n_mels=40, n_mfcc=13, frame_ms=
         a :class:`SpokenDigits` ``(features, labels, speakers, takes, files, sample_rate)``.
 
     Raises:
-        MissingDataError when the folder or its recordings are absent; ValueError naming the
-        file when one is not a PCM WAV file or its sample rate differs from the others'.
+        MissingDataError: when the folder or its recordings are absent.
+        ValueError: naming the file, when one is not a PCM WAV file or its sample rate differs
+            from the others'.
     """
     files = list_recordings(path)
     options = dict(features=features, n_mels=n_mels, n_mfcc=n_mfcc, frame_ms=frame_ms,

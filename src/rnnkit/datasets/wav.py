@@ -60,8 +60,8 @@ def read_wav(path, mono=False):
         (or with ``mono=True``), ``(N, C)`` for C channels; the rate in Hz (int).
 
     Raises:
-        ValueError naming the file when it is not a WAV file, is compressed or float WAV, has
-        a sample width other than 1-4 bytes, or is cut short.
+        ValueError: naming the file, when it is not a WAV file, is compressed or float WAV, has
+            a sample width other than 1-4 bytes, or is cut short.
     """
     name = _name(path)
     try:
