@@ -20,6 +20,7 @@ mkdocs.yml; not part of the package).
 """
 
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -107,6 +108,18 @@ def command_help(width=100):
         else:
             os.environ["COLUMNS"] = old
     return "\n\n".join(f"### `{title}`\n\n```text\n{text.rstrip()}\n```" for title, text in parts)
+
+
+README_LINK = re.compile(r"\]\(docs/([^)]+\.md)\)")
+
+
+def on_page_read_source(page, config):
+    """The home page is the README, its links into docs/ made relative to the site."""
+    if page.file.src_uri != "index.md":
+        return None
+    readme = os.path.join(os.path.dirname(config["config_file_path"]), "README.md")
+    with open(readme, encoding="utf-8") as f:
+        return README_LINK.sub(r"](\1)", f.read())
 
 
 def on_page_markdown(markdown, page, config, files):

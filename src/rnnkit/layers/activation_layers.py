@@ -8,8 +8,8 @@
 
 >>> import numpy as np
 >>> from rnnkit.layers.activation_layers import ReLU, Softmax
->>> ReLU(max_value=2.0, negative_slope=0.1)(np.array([[-1.0, 1.0, 3.0]])).tolist()
-[[-0.1, 1.0, 2.0]]
+>>> ReLU(max_value=2.0, negative_slope=0.5)(np.array([[-1.0, 1.0, 3.0]])).tolist()
+[[-0.5, 1.0, 2.0]]
 >>> Softmax()(np.zeros((1, 2))).tolist()
 [[0.5, 0.5]]
 """

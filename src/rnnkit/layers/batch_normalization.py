@@ -24,8 +24,8 @@ and in inference dx = s * gamma * dy (mu and var are constants). Weights in Kera
 >>> from rnnkit.layers.batch_normalization import BatchNormalization
 >>> bn = BatchNormalization()
 >>> y = bn(np.array([[1.0, 2.0], [3.0, 6.0]]), training=True)
->>> np.round(y, 3).tolist()
-[[-0.999, -1.0], [0.999, 1.0]]
+>>> np.round(y, 2).tolist()                 # (x - mean) / sqrt(var + 0.001)
+[[-1.0, -1.0], [1.0, 1.0]]
 """
 
 import numbers
@@ -53,8 +53,8 @@ class BatchNormalization(Layer):
         momentum: weight of the old moving statistics in each update.
         epsilon: added to the variance before the square root.
         center, scale: whether to learn ``beta`` / ``gamma``.
-        beta_initializer, gamma_initializer, moving_mean_initializer,
-        moving_variance_initializer: Keras's initializers (zeros, ones, zeros, ones).
+        beta_initializer: Keras's initializer of beta (zeros); likewise gamma_initializer
+            (ones), moving_mean_initializer (zeros) and moving_variance_initializer (ones).
         **kwargs: ``name``, ``trainable``, ``dtype``, ``input_shape``...
 
     Call with ``training=True`` to use (and update) the batch statistics; with a ``mask``
