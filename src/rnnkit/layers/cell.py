@@ -232,6 +232,7 @@ class DenseCell(Cell):
         layer._weights = [w for w in (self.kernel, self.recurrent_kernel, self.bias)
                           if w is not None]
         Layer.build(layer, (None, None, self.kernel.shape[0]))   # weights given, not made
+        layer._rng = self._rng                # dropout masks from the cell's generator
         return layer
 
     def get_config(self):
