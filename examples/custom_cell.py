@@ -16,10 +16,15 @@ on the adding problem and prints its held-out MSE beside the 0.167 of always pre
 
     python examples/custom_cell.py --quick       # seconds: the gradient check and a short run
     python examples/custom_cell.py               # a longer run (T = 30, 20 epochs)
+
+Writes ``<out>/metrics.json`` (default ``runs/custom_cell``) as every example does.
+
+Measured (seed 0): gradient check max relative error 6.3e-10; the longer run's held-out MSE
+0.0017 (the mean's 0.167); the quick run's 0.120 (seeds 0-4: 0.120-0.147).
 """
 
-import argparse
 import sys
+import time
 
 import numpy as np
 
@@ -143,20 +148,23 @@ def train(T, epochs, seed, n_train=2000, units=16):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
-    p.add_argument("--epochs", type=int, default=None, help="default 20 (3 with --quick)")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    # the shared command line and report (metrics.json), imported here so that the tests can
+    # import this file for its cell without examples/ on the path
+    from _common import finish_args, parser, report, run_main  # noqa: F401
+
+    p = parser("custom_cell", __doc__.splitlines()[0])
+    args = finish_args(p, p.parse_args(argv), full_epochs=20, quick_epochs=8)
     err = max_gradient_error(args.seed)
     print(f"gradient check (float64, central differences): max relative error {err:.1e}")
     if err > 1e-6:
         print("the hand-written backward disagrees with finite differences", file=sys.stderr)
         return 1
-    T, epochs = (10, args.epochs or 3) if args.quick else (30, args.epochs or 20)
-    mse = train(T, epochs, args.seed, n_train=600 if args.quick else 2000)
-    print(f"adding problem T={T}, {epochs} epochs: held-out MSE {mse:.4f} "
-          f"(predicting the mean: {BASELINE_MSE:.3f})")
+    T = 10 if args.quick else 30
+    start = time.perf_counter()
+    mse = train(T, args.epochs, args.seed, n_train=600 if args.quick else 2000)
+    report(args.out, "custom_cell", "MSE", mse, BASELINE_MSE, "predicting the mean",
+           higher_is_better=False, train_seconds=time.perf_counter() - start,
+           gradient_check_error=err, T=T, epochs=args.epochs)
     return 0
 
 

@@ -227,9 +227,10 @@ def test_user_cell_in_numpy_checks_and_trains(float64):
                           grad_args=("initial_state",))
     assert example.max_gradient_error() < 1e-6
     rnnkit.config.set_floatx("float32")
-    mse = example.train(T=10, epochs=3, seed=0, n_train=600)
-    # measured over seeds 0-4: 0.14-0.15 after 3 epochs, against 0.167 for the mean
-    assert mse < 0.16
+    mse = example.train(T=10, epochs=8, seed=0, n_train=600)
+    # the quick run learns: measured 0.120 for seed 0 (0.120-0.147 over seeds 0-4) against
+    # 0.167 for predicting the mean; a cell that does not learn stays at ~0.167
+    assert mse < 0.15
 
 
 def test_stateful_loop_chunks_equal_one_call(float64):

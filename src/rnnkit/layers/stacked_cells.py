@@ -11,7 +11,7 @@ reverse: the gradient of a cell's input is the gradient of the previous cell's o
 >>> stack = StackedRNNCells([LSTMCell(8), GRUCell(4)])
 >>> stack.build((None, 3))
 >>> stack.state_size, stack.output_size, stack.count_params()
-([8, 8, 4, 4], 4, 504)
+([8, 8, 4], 4, 552)
 """
 
 from .cell import Cell
