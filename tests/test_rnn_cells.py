@@ -180,17 +180,22 @@ def test_finite_differences_through_the_loop_stack_mask_dropout(float64, opts):
                           grad_args=("initial_state",), reset=reset)
 
 
-def test_finite_differences_gru_cell_sequence_path_with_dropout(float64):
+@pytest.mark.parametrize("cell_cls", [LSTMCell, GRUCell, SimpleRNNCell])
+def test_finite_differences_sequence_path_mask_dropout(float64, cell_cls):
+    """RNN(cell) through the layer's kernels with dropout, recurrent dropout and a mask."""
     rng = np.random.default_rng(4)
-    rnn = RNN(GRUCell(3, dropout=0.2, recurrent_dropout=0.3, seed=5), return_sequences=True)
+    rnn = RNN(cell_cls(3, dropout=0.2, recurrent_dropout=0.3, seed=5), return_sequences=True,
+              return_state=True)
     rnn.build((None, None, 4))
     rnn.set_weights([rng.standard_normal(w.shape) * 0.5 for w in rnn.weights])
-    x = rng.standard_normal((2, 5, 4))
+    assert rnn._seq is not None
+    x = rng.standard_normal((3, 5, 4))
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [0, 0, 1, 1, 1]], dtype=bool)
 
     def reset():
         rnn.cell._rng = rnn._seq._rng = np.random.default_rng(5)
 
-    check_layer_gradients(rnn, x, {"training": True}, reset=reset)
+    check_layer_gradients(rnn, x, {"training": True, "mask": mask}, reset=reset)
 
 
 def test_dropout_masks_are_those_of_the_layer_with_the_same_seed(float64):
