@@ -150,7 +150,7 @@ def train(T, epochs, seed, n_train=2000, units=16):
 def main(argv=None):
     # the shared command line and report (metrics.json), imported here so that the tests can
     # import this file for its cell without examples/ on the path
-    from _common import finish_args, parser, report, run_main  # noqa: F401
+    from _common import finish_args, parser, report
 
     p = parser("custom_cell", __doc__.splitlines()[0])
     args = finish_args(p, p.parse_args(argv), full_epochs=20, quick_epochs=8)
