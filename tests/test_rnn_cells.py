@@ -381,3 +381,14 @@ def test_unroll_is_accepted_and_ignored():
     b.set_weights(a.get_weights())
     np.testing.assert_array_equal(a(x), b(x))
     assert a.get_config()["unroll"] is True
+
+
+def test_streaming_a_built_in_cell_and_refusing_the_others():
+    rnn = RNN(LSTMCell(3), return_sequences=True)
+    x = np.random.default_rng(14).standard_normal((2, 5, 4)).astype("float32")
+    y = rnn(x)
+    stream = rnn.streamer(batch_size=2)
+    steps = np.stack([stream.step(x[:, t]) for t in range(5)], axis=1)
+    assert_close(steps, y, rtol=1e-5, what="streamed vs whole sequence")
+    with pytest.raises(TypeError, match=r"streaming works for RNN\(LSTMCell"):
+        RNN([GRUCell(2)]).streamer()

@@ -305,6 +305,15 @@ class RNN(Layer):
         dx = np.ascontiguousarray(dx_tm.transpose(1, 0, 2))
         return [dx] + d_states if had_state else dx
 
+    def streamer(self, batch_size=1, initial_state=None):
+        """One step at a time for inference (:class:`~rnnkit.layers.streaming.Streamer`), for a
+        built-in cell (through its whole-sequence layer, so its compiled step)."""
+        if self._seq is None:
+            raise TypeError(f"{self.name}: streaming works for RNN(LSTMCell / GRUCell / "
+                            f"SimpleRNNCell) once built, got {type(self.cell).__name__}"
+                            f"{'' if self.built else ' (not built)'}")
+        return self._seq.streamer(batch_size=batch_size, initial_state=initial_state)
+
     # ---- config --------------------------------------------------------------------------------
     def get_config(self):
         cfg = super().get_config()
