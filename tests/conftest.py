@@ -22,6 +22,24 @@ def _fresh_session():
     config.set_floatx("float32")
 
 
+@pytest.fixture(params=["reference", "fast"])
+def kernels(request, monkeypatch):
+    """Run the test once with each kernel set: the NumPy reference and the compiled fast path.
+
+    ``RNNKIT_KERNELS`` is read by :mod:`rnnkit.kernels.dispatch` at every call, so setting it
+    here selects the kernels for everything the test runs. ``fast`` means the compiled kernels
+    or an error, never a silent fallback; it is skipped (with the reason) only where numba or
+    numpy's BLAS is missing. Options the fast kernels do not implement (other activations,
+    float16) run the reference in both.
+    """
+    from rnnkit.kernels import dispatch
+
+    if request.param == "fast" and not dispatch.fast_available():
+        pytest.skip(f"the fast kernels cannot run here: {dispatch._load_fast()}")
+    monkeypatch.setenv("RNNKIT_KERNELS", request.param)
+    return request.param
+
+
 @pytest.fixture
 def float64():
     config.set_floatx("float64")

@@ -17,6 +17,9 @@ from rnnkit.layers.simple_rnn import SimpleRNN
 from rnnkit.layers.symbolic import SymbolicTensor
 from torch_ref import random_torch_params
 
+# every test here runs with the reference kernels and with the compiled fast ones
+pytestmark = pytest.mark.usefixtures("kernels")
+
 B, T, I, H = 3, 6, 5, 4
 
 # ours, torch module, weight conversion, number of states, whether torch's two biases are one

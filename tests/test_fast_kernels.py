@@ -431,19 +431,21 @@ def test_layer_with_tiled_products_matches_reference(monkeypatch):
         assert_close(a, e, rtol=1e-10, atol=0, what=f"LSTM(160) item {k}")
 
 
+# (mask, batch rows): the one- and two-row paths with every mask; the "left" mask pads row 2,
+# so it needs more than two rows
+MASK_ROWS = [(m, r) for r in (2, 5) for m in MASKS if not (m == "left" and r < 3)]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("mask", MASKS)
 @pytest.mark.parametrize("dropout", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("rows", [2, 5])
+@pytest.mark.parametrize("mask,rows", MASK_ROWS)
 def test_lstm_forward_x_matches_reference(dtype, mask, dropout, bias, rows, monkeypatch):
     """lstm_forward_x (input projection inside the loop; for two rows one product first)
     against the reference forward on xw = x W_ih + b, then the same backward: outputs, states
     and every gradient."""
     from rnnkit.kernels.fast.lstm import lstm_backward, lstm_forward_x
 
-    if rows < 3 and mask == "left":
-        pytest.skip("the 'left' mask pads row 2")
     monkeypatch.setitem(globals(), "B", rows)
     rng = np.random.default_rng(7)
     d = _inputs("lstm", np.float64, rng, mask, dropout, True)
@@ -466,18 +468,15 @@ def test_lstm_forward_x_matches_reference(dtype, mask, dropout, bias, rows, monk
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("mask", MASKS)
 @pytest.mark.parametrize("dropout", [False, True])
 @pytest.mark.parametrize("reset_after,bias", [(True, True), (True, False), (False, False)])
-@pytest.mark.parametrize("rows", [2, 5])
+@pytest.mark.parametrize("mask,rows", MASK_ROWS)
 def test_gru_forward_x_matches_reference(dtype, mask, dropout, reset_after, bias, rows,
                                          monkeypatch):
     """gru_forward_x (input projection inside the loop; for two rows one product first)
     against the reference forward on xw = x W_ih + b_ih, then the same backward."""
     from rnnkit.kernels.fast.gru import gru_backward, gru_forward_x
 
-    if rows < 3 and mask == "left":
-        pytest.skip("the 'left' mask pads row 2")
     monkeypatch.setitem(globals(), "B", rows)
     rng = np.random.default_rng(8)
     d = _inputs("gru", np.float64, rng, mask, dropout, True)
@@ -503,10 +502,9 @@ def test_gru_forward_x_matches_reference(dtype, mask, dropout, reset_after, bias
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("mask", MASKS)
 @pytest.mark.parametrize("dropout", [False, True])
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
-@pytest.mark.parametrize("rows", [2, 5])
+@pytest.mark.parametrize("mask,rows", MASK_ROWS)
 def test_simple_rnn_forward_x_matches_reference(dtype, mask, dropout, activation, rows,
                                                 monkeypatch):
     """simple_rnn_forward_x against the reference forward on xw = x W_ih + b, then the same
@@ -514,8 +512,6 @@ def test_simple_rnn_forward_x_matches_reference(dtype, mask, dropout, activation
     from rnnkit import activations
     from rnnkit.kernels.fast.simple_rnn import simple_rnn_backward, simple_rnn_forward_x
 
-    if rows < 3 and mask == "left":
-        pytest.skip("the 'left' mask pads row 2")
     monkeypatch.setitem(globals(), "B", rows)
     rng = np.random.default_rng(9)
     d = _inputs("simple_rnn", np.float64, rng, mask, dropout, True)

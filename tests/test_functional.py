@@ -12,7 +12,10 @@ import pytest
 
 from gradcheck import assert_close, numeric_grad
 from rnnkit.layers.base import Layer
+from rnnkit.layers.dense import Dense
+from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.input_layer import Input, InputLayer
+from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.merge import Add, Concatenate
 from rnnkit.models import Model, Sequential
 
@@ -500,8 +503,6 @@ def test_wrong_inputs_are_clear_errors():
 # ---- with the real layers ---------------------------------------------------------------------
 def test_keras_lstm_seq2seq_training_and_inference_models(float64):
     """Keras's lstm_seq2seq example: train graph, then encoder/decoder models from its layers."""
-    LSTM = pytest.importorskip("rnnkit.layers.lstm").LSTM
-    Dense = pytest.importorskip("rnnkit.layers.dense").Dense
     num_encoder_tokens, num_decoder_tokens, latent_dim = 3, 4, 5
     encoder_inputs = Input(shape=(None, num_encoder_tokens))
     encoder = LSTM(latent_dim, return_state=True)
@@ -542,9 +543,6 @@ def test_keras_lstm_seq2seq_training_and_inference_models(float64):
 
 
 def test_config_round_trip_with_embedding_lstm_dense(float64):
-    Embedding = pytest.importorskip("rnnkit.layers.embedding").Embedding
-    LSTM = pytest.importorskip("rnnkit.layers.lstm").LSTM
-    Dense = pytest.importorskip("rnnkit.layers.dense").Dense
     enc_in, dec_in = Input((None,), dtype="int32"), Input((None,), dtype="int32")
     _, h, c = LSTM(4, return_state=True, name="encoder")(Embedding(10, 3, mask_zero=True)(enc_in))
     out = LSTM(4, name="decoder")(Embedding(12, 3)(dec_in), initial_state=[h, c])

@@ -12,6 +12,9 @@ from rnnkit.kernels.gru import gru_backward, gru_forward
 from rnnkit.layers.gru import GRU
 from torch_ref import ours_run, random_torch_params, torch_run
 
+# every test here runs with the reference kernels and with the compiled fast ones
+pytestmark = pytest.mark.usefixtures("kernels")
+
 B, T, I, H = 3, 6, 5, 4
 
 

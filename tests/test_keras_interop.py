@@ -37,6 +37,8 @@ def make_layer(lib, spec):
     """``(class name, kwargs)`` or ``(wrapper, inner spec, kwargs)`` -> a layer of ``lib``."""
     if len(spec) == 3:
         wrapper, inner, kw = spec
+        if isinstance(inner, list):                    # RNN([cell, cell, ...])
+            return getattr(lib, wrapper)([make_layer(lib, s) for s in inner], **kw)
         return getattr(lib, wrapper)(make_layer(lib, inner), **kw)
     cls, kw = spec
     return getattr(lib, cls)(**kw)
@@ -91,6 +93,9 @@ CASES = {
         units=3, reset_after=False)), dict(merge_mode="ave"))]),
     "time_distributed_dense": (*SEQ, [("LSTM", dict(units=4, return_sequences=True)),
                                       ("TimeDistributed", ("Dense", dict(units=2)), {})]),
+    "rnn_of_cells": (*SEQ, [("RNN", ("LSTMCell", dict(units=4)), dict(return_sequences=True)),
+                            ("RNN", [("GRUCell", dict(units=3)), ("SimpleRNNCell", dict(units=2)),
+                                     ("GRUCell", dict(units=2, reset_after=False))], {})]),
     "weightless_layers": ((6, 3), "float32", [
         ("Masking", dict(mask_value=0.0)), ("LSTM", dict(units=4)), ("Dropout", dict(rate=0.3)),
         ("RepeatVector", dict(n=3)), ("SimpleRNN", dict(units=2, return_sequences=True)),

@@ -9,6 +9,9 @@ from rnnkit.io.torch_layout import lstm_from_torch, lstm_to_torch
 from rnnkit.layers.lstm import LSTM
 from torch_ref import ours_run, random_torch_params, torch_run
 
+# every test here runs with the reference kernels and with the compiled fast ones
+pytestmark = pytest.mark.usefixtures("kernels")
+
 B, T, I, H = 3, 6, 5, 4
 
 

@@ -9,6 +9,9 @@ import rnnkit
 from gradcheck import assert_close
 from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Embedding, Masking, SimpleRNN, TimeDistributed
 
+# every test here runs with the reference kernels and with the compiled fast ones
+pytestmark = pytest.mark.usefixtures("kernels")
+
 V, E, H, K = 9, 3, 4, 5
 LENGTHS = [5, 3, 1]
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gradcheck import assert_close, numeric_grad
+from rnnkit.layers import LSTM, Dense, Embedding
 from rnnkit.layers.input_layer import Input
 from rnnkit.models import Model, Sequential
 from test_functional import Affine, MaskedMean, TwoOut, ZeroMask, check_model_gradients, rand
@@ -142,11 +143,8 @@ def test_sequential_inside_a_functional_model(float64):
 
 # ---- with the real layers ------------------------------------------------------------------------
 def test_embedding_lstm_dense_with_mask(float64):
-    emb_mod = pytest.importorskip("rnnkit.layers.embedding")
-    lstm_mod = pytest.importorskip("rnnkit.layers.lstm")
-    dense_mod = pytest.importorskip("rnnkit.layers.dense")
-    emb = emb_mod.Embedding(10, 3, mask_zero=True)
-    model = Sequential([emb, lstm_mod.LSTM(4), dense_mod.Dense(2)])
+    emb = Embedding(10, 3, mask_zero=True)
+    model = Sequential([emb, LSTM(4), Dense(2)])
     assert model.count_params() == 10 * 3 + 4 * (3 * 4 + 4 * 4 + 4) + (4 * 2 + 2)
     tokens = np.array([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8]])
     y = model.forward(tokens)

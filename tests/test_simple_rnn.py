@@ -10,6 +10,9 @@ from rnnkit.kernels.simple_rnn import simple_rnn_backward, simple_rnn_forward
 from rnnkit.layers.simple_rnn import SimpleRNN
 from torch_ref import ours_run, random_torch_params, torch_run
 
+# every test here runs with the reference kernels and with the compiled fast ones
+pytestmark = pytest.mark.usefixtures("kernels")
+
 B, T, I, H = 3, 6, 5, 4
 
 

@@ -12,6 +12,9 @@ from rnnkit.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
 from rnnkit.training.tbptt import ResetStatesOnEpochBegin, stream_windows
 from torch_ref import random_torch_params
 
+# every test here runs with the reference kernels and with the compiled fast ones
+pytestmark = pytest.mark.usefixtures("kernels")
+
 CELLS = [LSTM, GRU, SimpleRNN]
 
 

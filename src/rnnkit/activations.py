@@ -16,6 +16,7 @@ gives ``f'(x)`` elementwise (``y = f(x)`` may be passed so that sigmoid and tanh
     swish / silu(x) = x sigmoid(x)                      f' = s + x s (1 - s)
     gelu(x)         = x Phi(x)  (exact, erf)            f' = Phi(x) + x phi(x)
     softmax(x)      over the last axis                  vjp = y (dy - sum(dy y))
+    log_softmax(x)  a plain function (no derivative object), for losses and decoding
 
 >>> import numpy as np
 >>> from rnnkit import activations
@@ -81,6 +82,15 @@ def _gelu_grad(x, y):
 def _softmax(x):
     e = np.exp(x - np.max(x, axis=-1, keepdims=True))
     return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def log_softmax(x):
+    """``log(softmax(x))`` over the last axis, stable: ``z - log(sum(exp(z)))``, ``z = x - max x``.
+
+    The one definition (losses and decoding use it); ``softmax`` below is the activation.
+    """
+    z = x - np.max(x, axis=-1, keepdims=True)
+    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
 
 
 class _Softmax(Activation):

@@ -25,10 +25,7 @@ search is greedy decoding.
 
 import numpy as np
 
-
-def _log_softmax(z):
-    z = z - np.max(z, axis=-1, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+from .activations import log_softmax
 
 
 def model_step(decoder_model, outputs_are_probs=True):
@@ -50,7 +47,7 @@ def model_step(decoder_model, outputs_are_probs=True):
             x = tokens[:, None]
         out, *new_states = decoder_model.forward([x, *states])
         out = out.reshape(len(tokens), -1).astype(np.float64)
-        logp = np.log(np.maximum(out, 1e-30)) if outputs_are_probs else _log_softmax(out)
+        logp = np.log(np.maximum(out, 1e-30)) if outputs_are_probs else log_softmax(out)
         return logp, new_states
 
     return step

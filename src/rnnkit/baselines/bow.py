@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from ..activations import sigmoid
+
 
 def ngrams(tokens, n_max=2):
     """The 1..n_max-grams of a token list, each as one space-joined string."""
@@ -96,10 +98,6 @@ class BagOfNgrams:
         return SparseRows(rows, cols, vals, (len(docs), len(self.terms)))
 
 
-def _sigmoid(z):
-    return 0.5 * np.tanh(0.5 * z) + 0.5
-
-
 class LogisticRegression:
     """Binary L2 logistic regression (labels 0/1) solved by Newton-CG; ``coef_``, ``intercept_``."""
 
@@ -121,7 +119,7 @@ class LogisticRegression:
         w, b = np.zeros(d), 0.0
         f = self._loss(X, y, w, b)
         for self.n_iter_ in range(1, self.max_iter + 1):
-            p = _sigmoid(X.dot(w) + b)
+            p = sigmoid(X.dot(w) + b)
             r, s = p - y, p * (1 - p)
             g_w, g_b = C * X.tdot(r) + w, C * r.sum()
             g_norm = math.sqrt(g_w @ g_w + g_b * g_b)
@@ -164,7 +162,7 @@ class LogisticRegression:
 
     def predict_proba(self, X):
         """P(label 1) per row."""
-        return _sigmoid(self.decision_function(X))
+        return sigmoid(self.decision_function(X))
 
     def predict(self, X):
         return (self.decision_function(X) > 0).astype(np.int64)

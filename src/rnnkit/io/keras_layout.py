@@ -10,6 +10,9 @@ layer of ``model.layers`` and one ``vars`` group per object that owns variables,
                                                  bias (layers/lstm/vars exists, empty)
     layers/bidirectional/forward_layer/cell/vars/0..2    and  .../backward_layer/cell/vars/0..2
     layers/time_distributed/layer/vars/0..1      TimeDistributed(Dense)
+    layers/rnn/cell/vars/0..2                    RNN(LSTMCell(n)) (any of the three cells)
+    layers/rnn/cell/cells/gru_cell/vars/0..2     RNN([GRUCell(n), ...]): one group per cell,
+                                                 named by class and position (gru_cell_1, ...)
     layers/dropout/vars                          weightless layers: an empty group
     vars                                         the model itself (empty)
 
@@ -45,7 +48,9 @@ from ..layers.dense import Dense
 from ..layers.embedding import Embedding
 from ..layers.gru import GRU
 from ..layers.lstm import LSTM
+from ..layers.rnn import RNN
 from ..layers.simple_rnn import SimpleRNN
+from ..layers.stacked_cells import StackedRNNCells
 from ..layers.time_distributed import TimeDistributed
 
 # the layer kinds whose variables rnnkit knows how to place; weightless layers of any kind are
@@ -99,6 +104,9 @@ def _entries(layer, prefix, owner):
     if isinstance(layer, TimeDistributed):
         return ([VarGroup(prefix + "/vars", owner, layer.name, [], "")]
                 + _entries(layer.layer, prefix + "/layer", f"{owner}, wrapped layer"))
+    if isinstance(layer, RNN):
+        return ([VarGroup(prefix + "/vars", owner, layer.name, [], "")]
+                + _cell_entries(layer.cell, prefix + "/cell", owner))
     for cls, cell_name in _CELLS.items():
         if isinstance(layer, cls):
             return [VarGroup(prefix + "/vars", owner, layer.name, [], ""),
@@ -108,6 +116,18 @@ def _entries(layer, prefix, owner):
     raise ValueError(f"{owner}: no Keras weight layout is known for {type(layer).__name__}; "
                      f"Keras interop covers Dense, Embedding, BatchNormalization, Conv1D, SimpleRNN, LSTM, GRU, "
                      f"Bidirectional, TimeDistributed and weightless layers")
+
+
+def _cell_entries(cell, prefix, owner):
+    """The groups of ``RNN(cell)``'s cell: ``.../cell/vars``, and for a stack of cells
+    ``.../cell/vars`` (empty) then ``.../cell/cells/<lstm_cell, gru_cell, lstm_cell_1>/vars``
+    (named by class and position, as Keras 3.15 writes them)."""
+    if isinstance(cell, StackedRNNCells):
+        out = [VarGroup(prefix + "/vars", owner, cell.name, [], "")]
+        for c, name in zip(cell.cells, unique_names(type(c).__name__ for c in cell.cells)):
+            out += _cell_entries(c, f"{prefix}/cells/{name}", f"{owner}, cell {name}")
+        return out
+    return [VarGroup(prefix + "/vars", owner, cell.name, list(cell.weights), "")]
 
 
 def model_layers(model):

@@ -36,6 +36,8 @@ kept for every step, so it is two products: ``H_prev^T dxw_zr`` and ``RH^T dxw_h
 import numpy as np
 
 from .. import activations
+from .equations import (carry_masked, carry_masked_backward, gru_state_update,
+                        gru_state_update_backward)
 
 
 def gru_forward(xw, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=True,
@@ -94,9 +96,9 @@ def gru_forward(xw, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=Tru
         a_t[:, 2 * H :] += xw[t, :, 2 * H :]
         g_t[:, 2 * H :] = act(a_t[:, 2 * H :])                            # hh
         z, hh = g_t[:, :H], g_t[:, 2 * H :]
-        h_t = z * h_prev + (1 - z) * hh
+        h_t = gru_state_update(h_prev, z, hh)
         if mask is not None:                       # padded step: carry the state through
-            h_t = np.where(mask[t][:, None], h_t, h_prev)
+            h_t = carry_masked(mask[t][:, None], h_t, h_prev)
         h_all[t + 1] = h_t
 
     cache = (xw.dtype, W_hh, b_hh is not None, reset_after, h_all, pre, gates, cand, mask,
@@ -134,16 +136,12 @@ def gru_backward(dh_seq, dh_T, cache, dh_trace=None):
         if dh_trace is not None:               # dL/dh_t in full, for diagnostics
             dh_trace[t] = dh
         if mask is not None:                   # a padded step passes its gradient straight on
-            m = mask[t][:, None]
-            dh_skip = np.where(m, 0, dh)
-            dh = np.where(m, dh, 0)
+            dh, dh_skip = carry_masked_backward(mask[t][:, None], dh)
         h_prev, a_t, g_t = h_all[t], pre[t], gates[t]
         z, r, hh = g_t[:, :H], g_t[:, H : 2 * H], g_t[:, 2 * H :]
         da = dxw[t]                            # d of the pre-activations = d of xw_t
         # h_t = z * h_prev + (1 - z) * hh
-        dz = dh * (h_prev - hh)
-        dhh = dh * (1 - z)
-        dh_prev = dh * z
+        dh_prev, dz, dhh = gru_state_update_backward(dh, h_prev, z, hh)
         # hh = act(a_h)
         da_h = np.multiply(dhh, act.derivative(a_t[:, 2 * H :], hh), out=da[:, 2 * H :])
         if reset_after:

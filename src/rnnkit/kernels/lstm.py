@@ -29,6 +29,8 @@ inside it only the recurrent product and the gate math remain.
 import numpy as np
 
 from .. import activations
+from .equations import (carry_masked, carry_masked_backward, lstm_cell_update,
+                        lstm_cell_update_backward, lstm_hidden, lstm_hidden_backward)
 
 
 def lstm_forward(xw, W_hh, h0, c0, mask=None, rec_dropout=None,
@@ -66,13 +68,13 @@ def lstm_forward(xw, W_hh, h0, c0, mask=None, rec_dropout=None,
         a_t[:, 2 * H : 3 * H] = act(z_t[:, 2 * H : 3 * H])                # g
         a_t[:, 3 * H :] = sig(z_t[:, 3 * H :])                            # o
         i, f, g, o = a_t[:, :H], a_t[:, H : 2 * H], a_t[:, 2 * H : 3 * H], a_t[:, 3 * H :]
-        c_t = f * c_prev + i * g
+        c_t = lstm_cell_update(c_prev, i, f, g)
         tanh_c[t] = act(c_t)
-        h_t = o * tanh_c[t]
+        h_t = lstm_hidden(o, tanh_c[t])
         if mask is not None:                       # padded step: carry the state through
             m = mask[t][:, None]
-            c_t = np.where(m, c_t, c_prev)
-            h_t = np.where(m, h_t, h_prev)
+            c_t = carry_masked(m, c_t, c_prev)
+            h_t = carry_masked(m, h_t, h_prev)
         c_all[t + 1], h_all[t + 1] = c_t, h_t
 
     cache = (xw.dtype, W_hh, h_all, c_all, z, gates, tanh_c, mask, rec_dropout, act, sig)
@@ -104,17 +106,15 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache, dh_trace=None):
             dh_trace[t] = dh
         if mask is not None:                   # a padded step passes its gradient straight on
             m = mask[t][:, None]
-            dh_skip, dc_skip = np.where(m, 0, dh), np.where(m, 0, dc)
-            dh, dc = np.where(m, dh, 0), np.where(m, dc, 0)
+            dh, dh_skip = carry_masked_backward(m, dh)
+            dc, dc_skip = carry_masked_backward(m, dc)
         a_t, z_t = gates[t], z[t]
         i, f, g, o = a_t[:, :H], a_t[:, H : 2 * H], a_t[:, 2 * H : 3 * H], a_t[:, 3 * H :]
         c_prev, c_t = c_all[t], c_all[t + 1]
         # h_t = o * act(c_t)
-        do = dh * tanh_c[t]
-        dc = dc + dh * o * act.derivative(c_t, tanh_c[t])
+        do, dc = lstm_hidden_backward(dh, dc, o, tanh_c[t], act.derivative(c_t, tanh_c[t]))
         # c_t = f * c_prev + i * g
-        df, di, dg = dc * c_prev, dc * g, dc * i
-        dc_prev = dc * f
+        di, df, dg, dc_prev = lstm_cell_update_backward(dc, c_prev, i, f, g)
         # gates from their pre-activations
         dz = dxw[t]
         dz[:, :H] = di * sig.derivative(z_t[:, :H], i)

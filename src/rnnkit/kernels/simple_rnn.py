@@ -25,6 +25,7 @@ recurrent product and the activation remain.
 import numpy as np
 
 from .. import activations
+from .equations import carry_masked, carry_masked_backward
 
 
 def simple_rnn_forward(xw, W_hh, h0, mask=None, rec_dropout=None, activation=activations.tanh):
@@ -57,7 +58,7 @@ def simple_rnn_forward(xw, W_hh, h0, mask=None, rec_dropout=None, activation=act
         if mask is None:
             h_all[t + 1] = y[t]
         else:                                      # padded step: carry the state through
-            h_all[t + 1] = np.where(mask[t][:, None], y[t], h_prev)
+            h_all[t + 1] = carry_masked(mask[t][:, None], y[t], h_prev)
 
     cache = (xw.dtype, W_hh, h_all, a, y, mask, rec_dropout, act)
     return h_all[1:], h_all[T].copy(), cache
@@ -85,9 +86,7 @@ def simple_rnn_backward(dh_seq, dh_T, cache, dh_trace=None):
         if dh_trace is not None:               # dL/dh_t in full, for diagnostics
             dh_trace[t] = dh
         if mask is not None:                   # a padded step passes its gradient straight on
-            m = mask[t][:, None]
-            dh_skip = np.where(m, 0, dh)
-            dh = np.where(m, dh, 0)
+            dh, dh_skip = carry_masked_backward(mask[t][:, None], dh)
         # h_t = act(a_t)
         da = np.multiply(dh, act.derivative(a[t], y[t]), out=dxw[t])
         # a_t = xw_t + (h_prev * r) @ W_hh

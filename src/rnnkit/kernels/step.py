@@ -30,6 +30,7 @@ the compiled version; :class:`rnnkit.layers.streaming.Streamer` chooses between 
 """
 
 from .. import activations
+from .equations import gru_state_update, lstm_cell_update, lstm_gates, lstm_hidden
 
 
 def lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b, activation=activations.tanh,
@@ -44,17 +45,14 @@ def lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b, activation=activations.tanh,
     Returns:
         h_t (B, H), c_t (B, H), new arrays.
     """
-    H = h_prev.shape[1]
-    sig, act = recurrent_activation, activation
     xw = x_t @ W_ih                                   # (B, 4H)
     if b is not None:
         xw += b
     z = h_prev @ W_hh
     z += xw                                           # (B, 4H) pre-activations
-    i, f = sig(z[:, :H]), sig(z[:, H:2 * H])
-    g, o = act(z[:, 2 * H:3 * H]), sig(z[:, 3 * H:])
-    c_t = f * c_prev + i * g
-    h_t = o * act(c_t)
+    i, f, g, o = lstm_gates(z, activation, recurrent_activation)
+    c_t = lstm_cell_update(c_prev, i, f, g)
+    h_t = lstm_hidden(o, activation(c_t))
     return h_t, c_t
 
 
@@ -92,7 +90,7 @@ def gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, reset_after=True,
         a_h = (r * h_prev) @ W_hh[:, 2 * H:]
         a_h += xw[:, 2 * H:]
         hh = act(a_h)
-    return z * h_prev + (1 - z) * hh
+    return gru_state_update(h_prev, z, hh)
 
 
 def simple_rnn_step(x_t, h_prev, W_ih, W_hh, b, activation=activations.tanh):

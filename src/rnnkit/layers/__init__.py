@@ -39,3 +39,14 @@ __all__ = [
     "Reshape", "Softmax", "SpatialDropout1D", "StringLookup", "TextVectorization",
     "MultiHeadAttention",
 ]
+
+# ---- cells and the loop (Keras's RNN(cell)) -------------------------------------------------
+from .cell import Cell, DenseCell  # noqa: E402
+from .gru_cell import GRUCell  # noqa: E402
+from .lstm_cell import LSTMCell  # noqa: E402
+from .rnn import RNN  # noqa: E402
+from .simple_rnn_cell import SimpleRNNCell  # noqa: E402
+from .stacked_cells import StackedRNNCells  # noqa: E402
+
+__all__ += ["Cell", "DenseCell", "GRUCell", "LSTMCell", "RNN", "SimpleRNNCell",
+            "StackedRNNCells"]

@@ -46,15 +46,11 @@ import numbers
 import numpy as np
 
 from .. import config
+from ..activations import softmax
 from ..random import make_rng
 from .base import Layer
 
 _ROLES = ("query", "value", "key")
-
-
-def _softmax(s):
-    e = np.exp(s - s.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 class Attention(Layer):
@@ -254,7 +250,7 @@ class Attention(Layer):
         if keep is not None:                                     # Keras's additive bias
             big = 65504.0 if s.dtype == np.float16 else 1.0e9
             s = s - big * (~keep).astype(s.dtype)
-        w = _softmax(s)                                          # (B, Tq, Tv)
+        w = softmax(s)                                          # (B, Tq, Tv)
         drop = None
         if training and self.dropout > 0:
             drop = (self.generator.random(w.shape) >= self.dropout).astype(w.dtype)

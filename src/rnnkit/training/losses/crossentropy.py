@@ -28,6 +28,7 @@ TensorFlow, JAX and PyTorch backends; its NumPy backend clips ``sigmoid(x)`` ins
 import numpy as np
 
 from ... import config
+from ...activations import log_softmax
 from .base import Loss, align_ranks, broadcast_weights
 
 
@@ -39,11 +40,6 @@ def _check_axis(axis, name):
 def _sigmoid_from(x, e):
     """``sigmoid(x)`` given ``e = exp(-|x|)``, without overflow for either sign of ``x``."""
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def _log_softmax(x):
-    z = x - np.max(x, axis=-1, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
 
 
 class BinaryCrossentropy(Loss):
@@ -122,7 +118,7 @@ class CategoricalCrossentropy(Loss):
         if self.label_smoothing:
             t = t * (1.0 - self.label_smoothing) + self.label_smoothing / t.shape[-1]
         if self.from_logits:
-            log_prob = _log_softmax(y_pred)                      # (..., C)
+            log_prob = log_softmax(y_pred)                      # (..., C)
             return -np.sum(t * log_prob, axis=-1), (t, log_prob)
         eps = config.epsilon()
         s = np.sum(y_pred, axis=-1, keepdims=True)               # (..., 1)
@@ -191,7 +187,7 @@ class SparseCategoricalCrossentropy(Loss):
     def forward(self, y_true, y_pred, mask=None):
         idx = self._labels(y_true, y_pred, mask)
         if self.from_logits:
-            log_prob = _log_softmax(y_pred)                      # (..., C)
+            log_prob = log_softmax(y_pred)                      # (..., C)
             values = -np.take_along_axis(log_prob, idx, axis=-1)[..., 0]
             return values, (idx, log_prob)
         eps = config.epsilon()
