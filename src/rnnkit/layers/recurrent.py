@@ -42,6 +42,7 @@ import numpy as np
 
 from .. import activations, initializers
 from ..grad_mode import is_inference_mode
+from ..kernels import threads
 from ..random import make_rng
 from .base import Layer
 
@@ -219,6 +220,10 @@ class Recurrent(Layer):
         return (keep / (1.0 - rate)).astype(self.dtype)
 
     # ---- forward and backward --------------------------------------------------------------
+    # Both run under threads.blas_one_thread: numpy's BLAS at one thread, the parallel work
+    # (batch blocks, the products outside the loop) on rnnkit's own pool (rnnkit.config.
+    # set_num_threads), so two thread pools never fight over the cores.
+    @threads.blas_one_thread
     def forward(self, x, training=False, mask=None, initial_state=None):
         """Run the layer over a batch of sequences.
 
@@ -250,11 +255,8 @@ class Recurrent(Layer):
         x_in = x_tm if in_drop is None else x_tm * in_drop
         x_in = np.ascontiguousarray(x_in).reshape(T * B, I)
         run = self._kernel_forward_x(x_in.reshape(T, B, I), states0, mask_tm, rec_drop)
-        if run is None:
-            xw = x_in @ self.kernel.value                   # (T*B, G*H), all steps at once
-            b = self._input_bias()
-            if b is not None:
-                xw += b
+        if run is None:                                     # (T*B, G*H), all steps at once
+            xw = threads.project(x_in, self.kernel.value, self._input_bias())
             run = self._kernel_forward(xw.reshape(T, B, -1), states0, mask_tm, rec_drop)
         h_seq, states, kcache = run
         if self.stateful:  # carried to the next call as constants: no gradient flows back
@@ -302,10 +304,8 @@ class Recurrent(Layer):
         if self.go_backwards:
             x_tm = x_tm[::-1]
             mask_tm = None if mask_tm is None else mask_tm[::-1]
-        xw = np.ascontiguousarray(x_tm).reshape(T * B, I) @ self.kernel.value
-        b = self._input_bias()
-        if b is not None:
-            xw += b
+        xw = threads.project(np.ascontiguousarray(x_tm).reshape(T * B, I), self.kernel.value,
+                             self._input_bias())
         h_seq, states, _ = self._kernel_forward(xw.reshape(T, B, -1), states0, mask_tm, None)
         if out is not None:
             out[...] = h_seq.transpose(1, 0, 2)
@@ -313,6 +313,7 @@ class Recurrent(Layer):
                 out *= mask_tm.T[:, :, None]
         return states
 
+    @threads.blas_one_thread
     def backward(self, dy):
         """BPTT: returns dx (B, T, I), or ``[dx, *d_initial_states]`` when initial_state was given.
 
@@ -348,10 +349,14 @@ class Recurrent(Layer):
             self.state_grads = np.ascontiguousarray(trace.transpose(1, 0, 2))
             self._trace = None
 
+        # dW_ih += X^T dxw, db += sum over steps and batch of dxw, dx = dxw W_ih^T: one
+        # parallel region over the threads (X (T*B, I), dxw (T*B, G*H))
         dxw2 = dxw.reshape(T * B, -1)
-        self.kernel.grad += x_in.T @ dxw2                    # dW_ih = X^T dxw
-        self._add_bias_grad(dxw2.sum(axis=0))                # db = sum over steps and batch
-        dx_tm = (dxw2 @ self.kernel.value.T).reshape(T, B, I)  # dx = dxw W_ih^T
+        db = np.zeros(dxw2.shape[1], dtype=dxw2.dtype) if self.bias is not None else None
+        dx_tm = threads.input_grads(x_in, dxw2, self.kernel.value, self.kernel.grad, db)
+        if db is not None:
+            self._add_bias_grad(db)
+        dx_tm = dx_tm.reshape(T, B, I)
         if in_drop is not None:
             dx_tm *= in_drop
         if self.go_backwards:
