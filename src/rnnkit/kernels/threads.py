@@ -123,6 +123,15 @@ def _get_pool(workers):
         return _pool
 
 
+def shutdown():
+    """Stop the pool's threads (a later parallel call starts a new pool)."""
+    global _pool
+    with _pool_lock:
+        old, _pool = _pool, None
+    if old is not None:
+        old.shutdown(wait=threading.current_thread() not in old._threads)
+
+
 def _after_fork_in_child():
     """A forked child has none of the parent's threads: start a fresh pool when needed."""
     global _pool, _pool_lock

@@ -94,7 +94,6 @@ def trace_buffer(dh_trace, scratch):
 usable_cores = config.usable_cores
 set_num_threads = config.set_num_threads
 num_threads = config.get_num_threads
-MIN_ROWS = threads.MIN_ROWS
 run_blocks = threads.run_blocks
 _one_blas_thread = threads.blas_one_thread
 
