@@ -253,3 +253,30 @@ def test_usable_cores_respects_affinity_and_quota(monkeypatch):
     monkeypatch.setattr(config, "_cgroup_cpus", lambda: 1)    # a one-CPU container quota
     assert config.usable_cores() == 1
     monkeypatch.setattr(config, "_usable", None)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dense_products_equal_at_1_2_and_3_threads(dtype, monkeypatch):
+    from rnnkit.layers import Dense
+    _split_everything(monkeypatch)
+    seen = _spy_parallel(monkeypatch)
+    config.set_floatx(np.dtype(dtype).name)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((B, T, I)).astype(dtype)
+    dy = rng.standard_normal((B, T, H)).astype(dtype)
+
+    def run(n):
+        config.set_num_threads(n)
+        layer = Dense(H, activation="tanh")
+        layer.build(x.shape)
+        layer.set_weights([np.random.default_rng(2).standard_normal(w.shape)
+                           for w in layer.weights])
+        y = layer.forward(x)
+        dx = layer.backward(dy)
+        return [y, dx] + [w.grad.copy() for w in layer.weights]
+
+    want = run(1)
+    for n in (2, 3):
+        seen.clear()
+        _assert_same(run(n), want, 1e-12 if dtype == np.float64 else 1e-6, f"Dense {n}")
+        assert max(seen.parts) == n
