@@ -48,7 +48,7 @@ def _thread_policy_reset():
 
 def _split_everything(monkeypatch):
     """Every split threshold down to one row / column / flop."""
-    for name in ("MIN_ROWS", "MIN_FLOPS", "MIN_COLS", "MIN_PROD_ROWS"):
+    for name in ("MIN_ROWS", "ALIGN_ROWS", "MIN_FLOPS", "MIN_COLS", "MIN_PROD_ROWS"):
         monkeypatch.setattr(threads, name, 1)
 
 
@@ -280,3 +280,17 @@ def test_dense_products_equal_at_1_2_and_3_threads(dtype, monkeypatch):
         seen.clear()
         _assert_same(run(n), want, 1e-12 if dtype == np.float64 else 1e-6, f"Dense {n}")
         assert max(seen.parts) == n
+
+
+def test_block_edges():
+    e = threads.block_edges
+    assert e(1, 2) == [0, 1]
+    assert e(2, 2) == [0, 1, 2] and e(3, 4) == [0, 1, 2, 3]     # single rows: one per thread
+    assert e(8, 2) == [0, 8] and e(15, 2) == [0, 15]            # under 8 rows a block: no split
+    assert e(16, 2) == [0, 8, 16] and e(20, 2) == [0, 12, 20]   # on multiples of 4
+    assert e(32, 3) == [0, 12, 20, 32] and e(64, 2) == [0, 32, 64]
+    for B in range(1, 70):
+        for n in (1, 2, 3, 8):
+            edges = e(B, n)
+            assert edges[0] == 0 and edges[-1] == B and len(edges) - 1 <= n
+            assert all(a < b for a, b in zip(edges, edges[1:]))
