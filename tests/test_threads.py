@@ -48,7 +48,7 @@ def _thread_policy_reset():
 
 def _split_everything(monkeypatch):
     """Every split threshold down to one row / column / flop."""
-    for name in ("MIN_ROWS", "ALIGN_ROWS", "MIN_FLOPS", "MIN_COLS", "MIN_PROD_ROWS"):
+    for name in ("MIN_ROWS", "ALIGN_ROWS", "MIN_FLOPS", "MIN_COLS", "MIN_PROD_ROWS", "MIN_COPY"):
         monkeypatch.setattr(threads, name, 1)
 
 

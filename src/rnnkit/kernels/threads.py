@@ -37,6 +37,7 @@ ALIGN_ROWS = 4          # batch blocks start on multiples of this (see block_edg
 MIN_FLOPS = 4e6         # fewest flops of a product part worth a thread (~60 us on one core)
 MIN_COLS = 64           # narrowest column block of a split product (BLAS kernels' panel)
 MIN_PROD_ROWS = 32      # fewest rows of a row block of a split product
+MIN_COPY = 1 << 17      # fewest elements of a block of a split copy (a transpose)
 
 
 # ---- numpy's OpenBLAS thread count (ctypes; no numba needed) -------------------------------
@@ -294,4 +295,21 @@ def project(x, W_ih, b=None):
         def add(q):
             out[rows[q]:rows[q + 1]] += b
         parallel(add, parts)
+    return out
+
+
+def contiguous(a):
+    """``np.ascontiguousarray(a)``, the copy (a transpose, a reversal) split along axis 0 over
+    the threads when it is big (numpy copies without the GIL)."""
+    if a.flags.c_contiguous:
+        return a
+    parts = _parts(min(a.shape[0], a.size / MIN_COPY)) if a.ndim else 1
+    if parts == 1:
+        return np.ascontiguousarray(a)
+    out = np.empty(a.shape, dtype=a.dtype)
+    edges = _split(a.shape[0], parts)
+
+    def part(q):
+        out[edges[q]:edges[q + 1]] = a[edges[q]:edges[q + 1]]
+    parallel(part, parts)
     return out

@@ -253,7 +253,7 @@ class Recurrent(Layer):
             x_tm = x_tm[::-1]
             mask_tm = None if mask_tm is None else mask_tm[::-1]
         x_in = x_tm if in_drop is None else x_tm * in_drop
-        x_in = np.ascontiguousarray(x_in).reshape(T * B, I)
+        x_in = threads.contiguous(x_in).reshape(T * B, I)
         run = self._kernel_forward_x(x_in.reshape(T, B, I), states0, mask_tm, rec_drop)
         if run is None:                                     # (T*B, G*H), all steps at once
             xw = threads.project(x_in, self.kernel.value, self._input_bias())
@@ -263,7 +263,7 @@ class Recurrent(Layer):
             self.states = [s.copy() for s in states]
 
         if self.return_sequences:
-            out = np.ascontiguousarray(h_seq.transpose(1, 0, 2))  # (B, T, H), processing order
+            out = threads.contiguous(h_seq.transpose(1, 0, 2))  # (B, T, H), processing order
             if self.zero_output_for_mask and mask_tm is not None:
                 out = out * mask_tm.T[:, :, None]
         else:
@@ -304,7 +304,7 @@ class Recurrent(Layer):
         if self.go_backwards:
             x_tm = x_tm[::-1]
             mask_tm = None if mask_tm is None else mask_tm[::-1]
-        xw = threads.project(np.ascontiguousarray(x_tm).reshape(T * B, I), self.kernel.value,
+        xw = threads.project(threads.contiguous(x_tm).reshape(T * B, I), self.kernel.value,
                              self._input_bias())
         h_seq, states, _ = self._kernel_forward(xw.reshape(T, B, -1), states0, mask_tm, None)
         if out is not None:
@@ -337,7 +337,7 @@ class Recurrent(Layer):
         if dy_out is not None:
             dy_out = np.asarray(dy_out, dtype=self.dtype)
             if self.return_sequences:
-                dh_seq = np.ascontiguousarray(dy_out.transpose(1, 0, 2))
+                dh_seq = threads.contiguous(dy_out.transpose(1, 0, 2))
                 if self.zero_output_for_mask and mask_tm is not None:
                     dh_seq = dh_seq * mask_tm[:, :, None]
             else:
@@ -361,7 +361,7 @@ class Recurrent(Layer):
             dx_tm *= in_drop
         if self.go_backwards:
             dx_tm = dx_tm[::-1]
-        dx = np.ascontiguousarray(dx_tm.transpose(1, 0, 2))
+        dx = threads.contiguous(dx_tm.transpose(1, 0, 2))
         if had_state:
             return [dx] + list(d_states0)
         return dx
