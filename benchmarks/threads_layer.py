@@ -65,7 +65,7 @@ def _torch(cell, shape, threads, repeats):
 def child(args):
     make = _torch if args.who == "torch" else _rnnkit
     out = {}
-    for shape in SHAPES:
+    for shape in _shapes(args.shapes):
         fns = make(args.cell, shape, args.child_threads, args.repeats)
         for name, fn in zip(("train", "infer"), fns):
             for _ in range(3):
@@ -82,12 +82,17 @@ def child(args):
     print(json.dumps(out))
 
 
+def _shapes(text):
+    return SHAPES if not text else [tuple(int(v) for v in s.split(",")) for s in text.split(";")]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", default="1,2")
     p.add_argument("--cell", default="lstm")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--shapes", default=None, help="e.g. 32,100,64,128;64,50,128,256")
     p.add_argument("--torch", action="store_true", help="also torch nn.LSTM (indication)")
     p.add_argument("--who", default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-threads", type=int, default=1, help=argparse.SUPPRESS)
@@ -106,6 +111,8 @@ def main():
         for who, n in configs:
             cmd = [sys.executable, __file__, "--who", who, "--child-threads", str(n),
                    "--cell", args.cell, "--repeats", str(args.repeats)]
+            if args.shapes:
+                cmd += ["--shapes", args.shapes]
             res = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if res.returncode:
                 sys.exit(res.stderr)

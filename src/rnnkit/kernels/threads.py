@@ -37,7 +37,7 @@ ALIGN_ROWS = 4          # batch blocks start on multiples of this (see block_edg
 MIN_FLOPS = 4e6         # fewest flops of a product part worth a thread (~60 us on one core)
 MIN_COLS = 64           # narrowest column block of a split product (BLAS kernels' panel)
 MIN_PROD_ROWS = 32      # fewest rows of a row block of a split product
-MIN_COPY = 1 << 17      # fewest elements of a block of a split copy (a transpose)
+MIN_COPY = 1 << 16      # fewest elements of a block of a split copy (a transpose)
 
 
 # ---- numpy's OpenBLAS thread count (ctypes; no numba needed) -------------------------------
@@ -162,7 +162,7 @@ def parallel(fn, parts):
         if parts <= 1:
             fn(0)
             return
-        pool = _get_pool(num_threads() - 1)
+        pool = _get_pool(max(parts, num_threads()) - 1)
         futures = [pool.submit(_inside(fn), q) for q in range(1, parts)]
         try:
             _inside(fn)(0)
