@@ -294,3 +294,35 @@ def test_block_edges():
             edges = e(B, n)
             assert edges[0] == 0 and edges[-1] == B and len(edges) - 1 <= n
             assert all(a < b for a, b in zip(edges, edges[1:]))
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_train_on_batch_and_predict_keep_to_the_setting(n, monkeypatch):
+    """Through the public API: a model's training step and prediction run their parallel
+    parts on at most n threads with BLAS at one thread, and give the same weights."""
+    import rnnkit
+    from rnnkit.layers import Dense, Input
+
+    _split_everything(monkeypatch)
+    config.set_floatx("float64")
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((B, T, I)), rng.standard_normal((B, 3))
+
+    def train(threads_n):
+        config.set_num_threads(threads_n)
+        rnnkit.random.set_random_seed(0)
+        model = rnnkit.Sequential([Input((T, I)), LSTM(H), Dense(3)])
+        model.compile(optimizer="sgd", loss="mse")
+        for _ in range(2):
+            model.train_on_batch(x, y)
+        return [model.predict_on_batch(x)] + model.get_weights()
+
+    want = train(1)
+    seen = _spy_parallel(monkeypatch)
+    threads.shutdown()
+    before = threading.active_count()
+    got = train(n)
+    _assert_same(got, want, 1e-12, f"train_on_batch at {n} threads")
+    assert max(seen.parts) == n
+    assert all(blas == 1 for _, blas, _ in seen)
+    assert max((active for _, _, active in seen), default=before) - before <= n - 1
