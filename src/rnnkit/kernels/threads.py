@@ -34,7 +34,10 @@ from ..config import get_num_threads
 
 MIN_ROWS = 8            # fewest batch rows worth a thread of their own in the recurrence
 ALIGN_ROWS = 4          # batch blocks start on multiples of this (see block_edges)
-MIN_FLOPS = 4e6         # fewest flops of a product part worth a thread (~60 us on one core)
+# fewest flops of a product part worth a thread: input_grads (I = 64, G = 512) on 2 threads,
+# critical-path CPU time / 1-thread time by total flops: 3.3M 1.17, 6.6M 0.96, 13M 0.85,
+# 26M 0.76, 52M 0.67, 420M 0.60 (waking a worker, not in CPU time, adds ~10-50 us)
+MIN_FLOPS = 8e6
 MIN_COLS = 64           # narrowest column block of a split product (BLAS kernels' panel)
 MIN_PROD_ROWS = 32      # fewest rows of a row block of a split product
 MIN_COPY = 1 << 16      # fewest elements of a block of a split copy (a transpose)
