@@ -27,6 +27,11 @@ keeps no cache, does the input projection step by step inside its loop (from the
 and ``_kernel_forward`` and copies; LSTM, GRU and SimpleRNN override it with the forward-only
 kernels (:func:`rnnkit.kernels.dispatch.inference_kernel_for`).
 
+Threads (:mod:`rnnkit.kernels.threads`, the number from :func:`rnnkit.config.set_num_threads`):
+``forward`` and ``backward`` run with numpy's BLAS at one thread; the kernels split the batch
+over rnnkit's pool, and the products above and the batch-first/time-major transposes are split
+over the same pool.
+
 Masked steps (``mask[b, t]`` False) carry the state through unchanged; their output is the
 carried state, or zeros with ``zero_output_for_mask=True`` (what Bidirectional uses).
 
