@@ -135,9 +135,10 @@ def test_no_cache_bidirectional(name, merge_mode, monkeypatch):
 @pytest.mark.parametrize("threads", [2, 3])
 def test_no_cache_batch_split_over_threads(threads, monkeypatch):
     """Row blocks on several threads (1-row blocks take the hand-written product)."""
+    from rnnkit.kernels import threads as pool
     from rnnkit.kernels.fast import common
 
-    monkeypatch.setattr(common, "MIN_ROWS", 1)
+    monkeypatch.setattr(pool, "MIN_ROWS", 1)
     old = common.num_threads()
     common.set_num_threads(threads)
     try:

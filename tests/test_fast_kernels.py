@@ -166,9 +166,10 @@ def test_batch_of_one_and_one_step():
 @pytest.mark.parametrize("threads", [2, 3])
 def test_batch_split_over_threads_matches_reference(threads, monkeypatch):
     """Row blocks on several threads (here 2 or 3 blocks of a batch of 5) give the same result."""
+    from rnnkit.kernels import threads as pool
     from rnnkit.kernels.fast import common
 
-    monkeypatch.setattr(common, "MIN_ROWS", 1)
+    monkeypatch.setattr(pool, "MIN_ROWS", 1)
     old = common.num_threads()
     common.set_num_threads(threads)
     try:
@@ -349,9 +350,10 @@ def test_import_and_fallback_without_numba():
 _FORK = """
 import os
 import numpy as np
+from rnnkit.kernels import threads
 from rnnkit.kernels.fast import common
 from rnnkit.layers.lstm import LSTM
-common.MIN_ROWS = 1                      # the pass below uses the thread pool
+threads.MIN_ROWS = 1                     # the pass below uses the thread pool
 common.set_num_threads(2)
 layer = LSTM(8)
 x = np.ones((8, 5, 3), dtype="float32")
@@ -538,9 +540,10 @@ def test_simple_rnn_forward_x_matches_reference(dtype, mask, dropout, activation
 @pytest.mark.parametrize("threads", [2, 3])
 def test_forward_x_batch_split_over_threads(threads, monkeypatch):
     """The *_forward_x kernels with the batch of 5 in 2 or 3 row blocks on several threads."""
+    from rnnkit.kernels import threads as pool
     from rnnkit.kernels.fast import common
 
-    monkeypatch.setattr(common, "MIN_ROWS", 1)
+    monkeypatch.setattr(pool, "MIN_ROWS", 1)
     old = common.num_threads()
     common.set_num_threads(threads)
     try:

@@ -24,6 +24,7 @@ holds ``weight = kernel.T``.
 import numpy as np
 
 from .. import activations, config, initializers
+from ..kernels import threads
 from .base import Layer
 
 
@@ -74,6 +75,8 @@ class Dense(Layer):
         self._build_input_shape = input_shape
         self.built = True
 
+    # the products on rnnkit's thread pool, numpy's BLAS at one thread (rnnkit.kernels.threads)
+    @threads.blas_one_thread
     def forward(self, x, training=False, mask=None):
         """``y = activation(x @ kernel + bias)``.
 
@@ -88,7 +91,7 @@ class Dense(Layer):
         self._check_last_dim(x, self.kernel.shape[0])
         # one 2-D product on a contiguous copy: a 3-D or strided matmul falls off BLAS
         x2 = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))    # (N, I)
-        z = x2 @ self.kernel.value                                # (N, U)
+        z = threads.matmul(x2, self.kernel.value)                 # (N, U)
         if self.use_bias:
             z += self.bias.value
         z = z.reshape(x.shape[:-1] + (self.units,))               # (..., U)
@@ -96,6 +99,7 @@ class Dense(Layer):
         self._cache = (x2, z, y)
         return y
 
+    @threads.blas_one_thread
     def backward(self, dy):
         """``dx`` from ``dy (..., U)``; adds ``dkernel`` and ``dbias`` into their ``.grad``."""
         if self._cache is None:
@@ -106,10 +110,10 @@ class Dense(Layer):
             raise ValueError(f"{self.name}: expected dy of shape {y.shape}, got {dy.shape}")
         dz = self.activation.vjp(z, y, dy)               # (..., U)
         dz_2d = np.ascontiguousarray(dz.reshape(-1, self.units))  # (N, U), N = leading axes
-        self.kernel.grad += x2.T @ dz_2d                 # (I, U)
+        threads.matmul(x2.T, dz_2d, self.kernel.grad, accumulate=True)   # += X^T dz (I, U)
         if self.use_bias:
             self.bias.grad += dz_2d.sum(axis=0)          # (U,)
-        dx = dz_2d @ self.kernel.value.T                 # (N, I)
+        dx = threads.matmul(dz_2d, self.kernel.value.T)  # (N, I)
         return dx.reshape(dz.shape[:-1] + (x2.shape[1],))  # (..., I)
 
     def compute_output_shape(self, input_shape):

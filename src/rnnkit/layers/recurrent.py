@@ -27,6 +27,11 @@ keeps no cache, does the input projection step by step inside its loop (from the
 and ``_kernel_forward`` and copies; LSTM, GRU and SimpleRNN override it with the forward-only
 kernels (:func:`rnnkit.kernels.dispatch.inference_kernel_for`).
 
+Threads (:mod:`rnnkit.kernels.threads`, the number from :func:`rnnkit.config.set_num_threads`):
+``forward`` and ``backward`` run with numpy's BLAS at one thread; the kernels split the batch
+over rnnkit's pool, and the products above and the batch-first/time-major transposes are split
+over the same pool.
+
 Masked steps (``mask[b, t]`` False) carry the state through unchanged; their output is the
 carried state, or zeros with ``zero_output_for_mask=True`` (what Bidirectional uses).
 
@@ -42,6 +47,7 @@ import numpy as np
 
 from .. import activations, initializers
 from ..grad_mode import is_inference_mode
+from ..kernels import threads
 from ..random import make_rng
 from .base import Layer
 
@@ -227,6 +233,10 @@ class Recurrent(Layer):
         return (keep / (1.0 - rate)).astype(self.dtype)
 
     # ---- forward and backward --------------------------------------------------------------
+    # Both run under threads.blas_one_thread: numpy's BLAS at one thread, the parallel work
+    # (batch blocks, the products outside the loop) on rnnkit's own pool (rnnkit.config.
+    # set_num_threads), so two thread pools never fight over the cores.
+    @threads.blas_one_thread
     def forward(self, x, training=False, mask=None, initial_state=None):
         """Run the layer over a batch of sequences.
 
@@ -256,20 +266,17 @@ class Recurrent(Layer):
             x_tm = x_tm[::-1]
             mask_tm = None if mask_tm is None else mask_tm[::-1]
         x_in = x_tm if in_drop is None else x_tm * in_drop
-        x_in = np.ascontiguousarray(x_in).reshape(T * B, I)
+        x_in = threads.contiguous(x_in).reshape(T * B, I)
         run = self._kernel_forward_x(x_in.reshape(T, B, I), states0, mask_tm, rec_drop)
-        if run is None:
-            xw = x_in @ self.kernel.value                   # (T*B, G*H), all steps at once
-            b = self._input_bias()
-            if b is not None:
-                xw += b
+        if run is None:                                     # (T*B, G*H), all steps at once
+            xw = threads.project(x_in, self.kernel.value, self._input_bias())
             run = self._kernel_forward(xw.reshape(T, B, -1), states0, mask_tm, rec_drop)
         h_seq, states, kcache = run
         if self.stateful:  # carried to the next call as constants: no gradient flows back
             self.states = [s.copy() for s in states]
 
         if self.return_sequences:
-            out = np.ascontiguousarray(h_seq.transpose(1, 0, 2))  # (B, T, H), processing order
+            out = threads.contiguous(h_seq.transpose(1, 0, 2))  # (B, T, H), processing order
             if self.zero_output_for_mask and mask_tm is not None:
                 out = out * mask_tm.T[:, :, None]
         else:
@@ -310,10 +317,8 @@ class Recurrent(Layer):
         if self.go_backwards:
             x_tm = x_tm[::-1]
             mask_tm = None if mask_tm is None else mask_tm[::-1]
-        xw = np.ascontiguousarray(x_tm).reshape(T * B, I) @ self.kernel.value
-        b = self._input_bias()
-        if b is not None:
-            xw += b
+        xw = threads.project(threads.contiguous(x_tm).reshape(T * B, I), self.kernel.value,
+                             self._input_bias())
         h_seq, states, _ = self._kernel_forward(xw.reshape(T, B, -1), states0, mask_tm, None)
         if out is not None:
             out[...] = h_seq.transpose(1, 0, 2)
@@ -321,6 +326,7 @@ class Recurrent(Layer):
                 out *= mask_tm.T[:, :, None]
         return states
 
+    @threads.blas_one_thread
     def backward(self, dy):
         """BPTT: returns dx (B, T, I), or ``[dx, *d_initial_states]`` when initial_state was given.
 
@@ -344,7 +350,7 @@ class Recurrent(Layer):
         if dy_out is not None:
             dy_out = np.asarray(dy_out, dtype=self.dtype)
             if self.return_sequences:
-                dh_seq = np.ascontiguousarray(dy_out.transpose(1, 0, 2))
+                dh_seq = threads.contiguous(dy_out.transpose(1, 0, 2))
                 if self.zero_output_for_mask and mask_tm is not None:
                     dh_seq = dh_seq * mask_tm[:, :, None]
             else:
@@ -356,15 +362,19 @@ class Recurrent(Layer):
             self.state_grads = np.ascontiguousarray(trace.transpose(1, 0, 2))
             self._trace = None
 
+        # dW_ih += X^T dxw, db += sum over steps and batch of dxw, dx = dxw W_ih^T: one
+        # parallel region over the threads (X (T*B, I), dxw (T*B, G*H))
         dxw2 = dxw.reshape(T * B, -1)
-        self.kernel.grad += x_in.T @ dxw2                    # dW_ih = X^T dxw
-        self._add_bias_grad(dxw2.sum(axis=0))                # db = sum over steps and batch
-        dx_tm = (dxw2 @ self.kernel.value.T).reshape(T, B, I)  # dx = dxw W_ih^T
+        db = np.zeros(dxw2.shape[1], dtype=dxw2.dtype) if self.bias is not None else None
+        dx_tm = threads.input_grads(x_in, dxw2, self.kernel.value, self.kernel.grad, db)
+        if db is not None:
+            self._add_bias_grad(db)
+        dx_tm = dx_tm.reshape(T, B, I)
         if in_drop is not None:
             dx_tm *= in_drop
         if self.go_backwards:
             dx_tm = dx_tm[::-1]
-        dx = np.ascontiguousarray(dx_tm.transpose(1, 0, 2))
+        dx = threads.contiguous(dx_tm.transpose(1, 0, 2))
         if had_state:
             return [dx] + list(d_states0)
         return dx

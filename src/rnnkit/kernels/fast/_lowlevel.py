@@ -98,7 +98,8 @@ AVAILABLE = _BLAS is not None
 
 
 def blas_threads():
-    """The number of threads numpy's OpenBLAS uses now."""
+    """The number of threads numpy's OpenBLAS uses now (the thread policy that sets it is in
+    :mod:`rnnkit.kernels.threads`)."""
     return int(_BLAS["rnnkit_blas_get_threads"]())
 
 

@@ -1,12 +1,9 @@
 """Python-side helpers shared by the fast kernels: argument preparation and batch blocks."""
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from . import _lowlevel
+from ... import config
+from .. import threads
 
 
 class Cache:
@@ -92,120 +89,15 @@ def trace_buffer(dh_trace, scratch):
     return np.empty(dh_trace.shape, dtype=scratch.dtype)
 
 
-def usable_cores():
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+# The thread policy and the pool live in rnnkit.config and rnnkit.kernels.threads; these names
+# stay for older callers (``common.set_num_threads(n)`` is ``rnnkit.config.set_num_threads``).
+usable_cores = config.usable_cores
+set_num_threads = config.set_num_threads
+num_threads = config.get_num_threads
+run_blocks = threads.run_blocks
+_one_blas_thread = threads.blas_one_thread
 
 
-MIN_ROWS = 4            # fewest batch rows worth a thread of their own
-_threads = max(1, int(os.environ.get("RNNKIT_NUM_THREADS", 0)) or usable_cores())
-_pool = None
-_pool_lock = threading.Lock()
-
-
-def set_num_threads(n):
-    """How many threads a pass may split its batch over (default: the usable cores, or the
-    environment variable ``RNNKIT_NUM_THREADS``)."""
-    global _threads
-    _threads = max(1, int(n))
-
-
-def num_threads():
-    """How many threads a pass may split its batch over."""
-    return _threads
-
-
-def _get_pool(n):
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool._max_workers < n:
-            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="rnnkit")
-        return _pool
-
-
-def _after_fork_in_child():
-    """A forked child has none of the parent's threads: start a fresh pool when needed."""
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-    _one_blas_thread.__init__()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def run_blocks(block, B, H):
-    """Call ``block(b0, b1)`` over row blocks covering the batch rows [0, B).
-
-    The compiled passes release the GIL and touch only their own rows, so the blocks run
-    concurrently: the caller runs the first, pool threads the others; there is no barrier per
-    step, each block runs its whole time loop. Meanwhile numpy's BLAS is set to one thread
-    (the per-step products are small; two BLAS pools over two cores fight each other) and
-    restored afterwards.
-    """
-    n = max(1, min(_threads, B // MIN_ROWS))
-    with _one_blas_thread:
-        if n == 1:
-            block(0, B)
-            return
-        edges = [B * k // n for k in range(n + 1)]
-        futures = [_get_pool(n - 1).submit(block, edges[k], edges[k + 1])
-                   for k in range(1, n)]
-        block(edges[0], edges[1])
-        for f in futures:
-            f.result()
-
-
-class _OneBlasThread:
-    """numpy's BLAS at one thread while any pass runs (passes may overlap on several Python
-    threads: the first to enter saves the setting, the last to leave restores it)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._active = 0
-        self._saved = None
-
-    def __enter__(self):
-        with self._lock:
-            if self._active == 0:
-                self._saved = _lowlevel.blas_threads()
-                if self._saved != 1:
-                    _lowlevel.set_blas_threads(1)
-            self._active += 1
-
-    def __exit__(self, *exc):
-        with self._lock:
-            self._active -= 1
-            if self._active == 0 and self._saved != 1:
-                _lowlevel.set_blas_threads(self._saved)
-
-
-_one_blas_thread = _OneBlasThread()
-
-
-def matmul_split(a, b, out, min_flops=2e7):
-    """``out[...] = a @ b`` with the columns of ``out`` split over the pass threads, each
-    product on one BLAS thread (numpy releases the GIL inside BLAS). One thread below
-    ``min_flops``. Keeps the threading of a whole training step ours: OpenBLAS's own pool
-    is not woken between the compiled passes."""
-    m, k = a.shape
-    n = b.shape[1]
-    parts = max(1, min(_threads, n // 64)) if 2.0 * m * n * k >= min_flops else 1
-    with _one_blas_thread:
-        if parts == 1:
-            np.matmul(a, b, out=out)
-            return out
-        edges = [n * q // parts for q in range(parts + 1)]
-
-        def part(q):
-            c0, c1 = edges[q], edges[q + 1]
-            out[:, c0:c1] = a @ b[:, c0:c1]
-
-        futures = [_get_pool(parts - 1).submit(part, q) for q in range(1, parts)]
-        part(0)
-        for f in futures:
-            f.result()
-    return out
+def matmul_split(a, b, out):
+    """``out[...] = a @ b`` over the threads (:func:`rnnkit.kernels.threads.matmul`)."""
+    return threads.matmul(a, b, out)

@@ -117,7 +117,10 @@ def _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, b_hh, h, gates, cand, mask, 
 def _backward_pass(dh_seq, WT, h, gates, cand, mask, rec, use_rec, dh, scratch, trace,
                    use_trace, reset_after, small, b0, b1):
     # WT = W_hh^T (3H, H): rows [0, 2H) are U_zr^T, rows [2H, 3H) U_h^T
-    # on entry dh = dL/dh_T from outside; on exit dL/dh_0
+    # dh_seq (T, B, H); h (T+1, B, H); gates (T, B, 3H) activations z, r, hh in, their
+    # pre-activation gradients out; cand (T, B, H) (reset_after: hU_h + b_h in, dhU_h out);
+    # mask (T, B); rec (B, H); dh (B, H): on entry dL/dh_T from outside, on exit dL/dh_0;
+    # scratch (B, H) dL/dh_in of the step; trace (T, B, H) dL/dh_t when use_trace
     T, B, G = gates.shape
     H = G // 3
     nb = b1 - b0
@@ -140,19 +143,20 @@ def _backward_pass(dh_seq, WT, h, gates, cand, mask, rec, use_rec, dh, scratch, 
                     cd[j] = zero
                 continue
             h_prev = h[t, b]
-            z, r, hh = da[:H], da[H:2 * H], da[2 * H:]
+            # dL/d(pre-activation) of z, r, hh, (H,) each, written over the activations
+            da_z, da_r, da_h = da[:H], da[H:2 * H], da[2 * H:]
             for j in range(H):
-                zj, hhj, dhj = z[j], hh[j], dh_b[j]
+                zj, hhj, dhj = da_z[j], da_h[j], dh_b[j]          # activations z, hh first
                 # h_t = hh + z (h_prev - hh) ; hh = tanh(a_h)
-                z[j] = dhj * (h_prev[j] - hhj) * zj * (one - zj)   # da_z
-                hh[j] = dhj * (one - zj) * (one - hhj * hhj)      # da_h
+                da_z[j] = dhj * (h_prev[j] - hhj) * zj * (one - zj)
+                da_h[j] = dhj * (one - zj) * (one - hhj * hhj)
                 dh_b[j] = dhj * zj                                # direct path to h_prev
             if reset_after:
-                # a_h = x_h + r * cand ;  hU_h = cand - b_h
+                # a_h = x_h + r * cand ;  hU_h = cand - b_h ; cd: cand in, dhU_h out
                 for j in range(H):
-                    rj = r[j]
-                    r[j] = hh[j] * cd[j] * rj * (one - rj)        # da_r
-                    cd[j] = hh[j] * rj                            # dhU_h
+                    rj = da_r[j]                                  # the activation r
+                    da_r[j] = da_h[j] * cd[j] * rj * (one - rj)
+                    cd[j] = da_h[j] * rj                          # dhU_h
         if reset_after:
             # dh_in = dhU @ W_hh^T = da_zr @ W_zr^T + dhU_h @ W_h^T
             gemm_rows(nb, H, 2 * H, gates, (t * B + b0) * G, G, WT, 0, H,
@@ -166,12 +170,12 @@ def _backward_pass(dh_seq, WT, h, gates, cand, mask, rec, use_rec, dh, scratch, 
             for b in range(b0, b1):
                 if not mask[t, b]:
                     continue
-                s, r, h_prev = scratch[b], gates[t, b, H:2 * H], h[t, b]
+                s, da_r, h_prev = scratch[b], gates[t, b, H:2 * H], h[t, b]   # (H,) each
                 d = rec[b] if use_rec else rec[0]
                 for j in range(H):
                     hij = h_prev[j] * d[j] if use_rec else h_prev[j]
-                    rj = r[j]
-                    r[j] = s[j] * hij * rj * (one - rj)           # da_r
+                    rj = da_r[j]                                  # the activation r
+                    da_r[j] = s[j] * hij * rj * (one - rj)
                     s[j] = s[j] * rj                              # d h_in, through r * h_in
             # a_zr = x_zr + h_in @ U_zr :  d h_in += da_zr @ U_zr^T
             gemm_rows(nb, H, 2 * H, gates, (t * B + b0) * G, G, WT, 0, H,

@@ -45,6 +45,9 @@ _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 @njit(**_JIT)
 def _forward_pass(xw, x, W_ih, bias, from_x, W, h, c, gates, mask, rec, use_rec, h_in, small,
                   b0, b1):
+    # xw (T, B, 4H) or x (T, B, I) with W_ih (I, 4H), bias (4H,); W = W_hh (H, 4H);
+    # h, c (T+1, B, H) states, slot 0 the initial ones; gates (T, B, 4H) out: activations;
+    # mask (T, B); rec (B, H) recurrent dropout; h_in (B, H) scratch for h_prev * rec
     # the step's pre-activations go to gates[t]: xw[t] (from_x False), or bias + x_t @ W_ih
     # (from_x: x (T, B, I) time-major, the input projection done here per step), then
     # + h_in @ W_hh; the gate loop turns them into the activations in place
@@ -97,7 +100,10 @@ def _forward_pass(xw, x, W_ih, bias, from_x, W, h, c, gates, mask, rec, use_rec,
 @njit(**_JIT)
 def _backward_pass(dh_seq, WT, c, gates, mask, rec, use_rec, dh, dc, scratch, trace, use_trace,
                    small, b0, b1):
-    # on entry dh = dL/dh_T from outside, dc = dL/dc_T; on exit dL/dh_0, dL/dc_0
+    # dh_seq (T, B, H) dL/dh_t from above; WT = W_hh^T (4H, H); c (T+1, B, H) cell states;
+    # gates (T, B, 4H) activations i, f, g, o in, dz (gate gradients) out; mask (T, B);
+    # rec (B, H) recurrent dropout; dh, dc (B, H): on entry dL/dh_T, dL/dc_T from outside,
+    # on exit dL/dh_0, dL/dc_0; scratch (B, H); trace (T, B, H) dL/dh_t when use_trace
     T, B, G = gates.shape
     H = G // 4
     one = like(gates, 1.0)
@@ -112,22 +118,23 @@ def _backward_pass(dh_seq, WT, c, gates, mask, rec, use_rec, dh, dc, scratch, tr
                 for j in range(H):
                     tr[j] = dh_b[j]
         for b in range(b0, b1):
-            dz = gates[t, b]                     # activations in, gate gradients out
+            dz = gates[t, b]                     # (4H,) activations in, gate gradients out
             if not mask[t, b]:                   # padded step: gradients pass straight on
                 for j in range(G):
                     dz[j] = 0.0
                 continue
-            dh_b, dc_b, c_prev, c_t = dh[b], dc[b], c[t, b], c[t + 1, b]
-            i, f, g, o = dz[:H], dz[H:2 * H], dz[2 * H:3 * H], dz[3 * H:]
+            dh_b, dc_b, c_prev, c_t = dh[b], dc[b], c[t, b], c[t + 1, b]          # (H,) each
+            # dL/d(pre-activation) of each gate, (H,) each, over the activations i, f, g, o
+            dz_i, dz_f, dz_g, dz_o = dz[:H], dz[H:2 * H], dz[2 * H:3 * H], dz[3 * H:]
             for j in range(H):
-                ij, fj, gj, oj = i[j], f[j], g[j], o[j]
+                ij, fj, gj, oj = dz_i[j], dz_f[j], dz_g[j], dz_o[j]   # activations, read first
                 tc = tanh(c_t[j])                                  # h_t = o * tanh(c_t)
-                dcj = dc_b[j] + dh_b[j] * oj * (one - tc * tc)
-                o[j] = dh_b[j] * tc * oj * (one - oj)
-                i[j] = dcj * gj * ij * (one - ij)                   # c_t = f c_prev + i g
-                f[j] = dcj * c_prev[j] * fj * (one - fj)
-                g[j] = dcj * ij * (one - gj * gj)
-                dc_b[j] = dcj * fj
+                dcj = dc_b[j] + dh_b[j] * oj * (one - tc * tc)     # dL/dc_t
+                dz_o[j] = dh_b[j] * tc * oj * (one - oj)
+                dz_i[j] = dcj * gj * ij * (one - ij)                # c_t = f c_prev + i g
+                dz_f[j] = dcj * c_prev[j] * fj * (one - fj)
+                dz_g[j] = dcj * ij * (one - gj * gj)
+                dc_b[j] = dcj * fj                                 # dL/dc_prev
         # dh_prev = dz @ W_hh^T, times the dropout mask; plus dh_seq of the step before
         # (BLAS even for one row: (1, 512) @ (512, 128) 3.7 us vs 4.0 for vecmat_add)
         gemm_rows(b1 - b0, H, G, gates, (t * B + b0) * G, G, WT, 0, H,
