@@ -12,6 +12,7 @@ import copy
 
 import numpy as np
 
+from ..kernels import threads
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -197,6 +198,7 @@ class CompiledMixin:
         for k, _, m in self._metrics:
             m.update_state(ys[k], preds[k], sample_weight=sw, mask=masks[k])
 
+    @threads.blas_one_thread          # one thread pool: rnnkit's (kernels/threads.py)
     def _train_step(self, xs, ys, sw, check=False):
         par = parallel.current()          # data parallel: None in one process
         if par is not None:
@@ -232,6 +234,7 @@ class CompiledMixin:
             return all(np.isfinite(w.grad).all() for w in self.trainable_weights)
         return True
 
+    @threads.blas_one_thread
     def _test_step(self, xs, ys, sw):
         par = parallel.current()
         if par is not None:

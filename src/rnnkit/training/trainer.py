@@ -36,6 +36,7 @@ import time
 import numpy as np
 
 from ..grad_mode import inference_mode
+from ..kernels import threads
 from ..random import make_rng
 from . import callbacks as callbacks_module
 from . import datasets
@@ -337,7 +338,7 @@ class TrainingMixin(CompiledMixin):
         for step, bx in enumerate(inputs):
             if cbs is not None:
                 cbs.on_predict_batch_begin(step)
-            with inference_mode():                 # no backward follows: layers keep no cache
+            with inference_mode(), threads.blas_one_thread:   # no cache; rnnkit's threads
                 y = self.forward(unwrap(bx), training=False)
             outs.append(y if isinstance(y, list) else [y])
             if cbs is not None:
@@ -373,7 +374,7 @@ class TrainingMixin(CompiledMixin):
     def predict_on_batch(self, x):
         """The outputs of one batch in inference mode."""
         xs, _, _ = self._data(x, None, None, "predict_on_batch")
-        with inference_mode():
+        with inference_mode(), threads.blas_one_thread:
             return self.forward(unwrap(xs), training=False)
 
     @staticmethod
