@@ -26,3 +26,8 @@ __all__ = [
     "Minimum", "Multiply", "RepeatVector", "SimpleRNN", "Streamer", "Subtract", "TimeDistributed",
     "Weight", "clear_session",
 ]
+
+# ---- minGRU / minLSTM, LayerNorm LSTM, LayerNormalization (issue 16) ----
+from .min_rnn import MinGRU, MinLSTM  # noqa: E402
+
+__all__ += ["MinGRU", "MinLSTM"]
