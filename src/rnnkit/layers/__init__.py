@@ -31,3 +31,6 @@ __all__ = [
 from .min_rnn import MinGRU, MinLSTM  # noqa: E402
 
 __all__ += ["MinGRU", "MinLSTM"]
+from .layer_normalization import LayerNormalization  # noqa: E402
+
+__all__ += ["LayerNormalization"]
