@@ -34,3 +34,6 @@ __all__ += ["MinGRU", "MinLSTM"]
 from .layer_normalization import LayerNormalization  # noqa: E402
 
 __all__ += ["LayerNormalization"]
+from .ln_lstm import LayerNormLSTM  # noqa: E402
+
+__all__ += ["LayerNormLSTM"]

@@ -31,6 +31,7 @@ from .. import activations, initializers
 from ..kernels import min_rnn as _mk
 from ..kernels.scan import check_method
 from .recurrent import Recurrent
+from .step_streamer import StepStreamer
 
 
 class _MinRecurrent(Recurrent):
@@ -66,17 +67,18 @@ class _MinRecurrent(Recurrent):
         dxw, dh0 = backward(dh_seq, d_states[0], cache, self._dh_trace(dh_seq))
         return dxw, [dh0]
 
-    def step(self, x_t, h_prev):
-        """One step for inference: x_t (B, I), h_prev (B, H) -> h_t (B, H)."""
+    def step(self, x_t, states):
+        """One step for inference: x_t (B, I), states [h_prev (B, H)] -> [h_t (B, H)]."""
         xw = np.asarray(x_t, dtype=self.kernel.value.dtype) @ self.kernel.value
         if self.bias is not None:
             xw += self.bias.value
         a, b = self._coefficients(xw)
-        return a * h_prev + b
+        return [a * states[0] + b]
 
     def streamer(self, batch_size=1, initial_state=None):
-        """A :class:`ScanStreamer`: ``stream.step(x_t (B, I)) -> h_t (B, H)``."""
-        return ScanStreamer(self, batch_size=batch_size, initial_state=initial_state)
+        """A :class:`~rnnkit.layers.step_streamer.StepStreamer`: ``stream.step(x_t (B, I))
+        -> h_t (B, H)``, one :meth:`step` per call."""
+        return StepStreamer(self, batch_size=batch_size, initial_state=initial_state)
 
     def get_config(self):
         cfg = super().get_config()
@@ -155,67 +157,3 @@ class MinLSTM(_MinRecurrent):
         cfg = super().get_config()
         cfg["unit_forget_bias"] = self.unit_forget_bias
         return cfg
-
-
-class ScanStreamer:
-    """Steps a MinGRU / MinLSTM one ``x_t`` at a time (inference), holding h.
-
-    The same interface as :class:`rnnkit.layers.streaming.Streamer`: ``step``, ``states``,
-    ``reset``, ``reload_weights`` (a no-op here: the step reads the layer's weights each time),
-    ``kernels`` ("reference": one small NumPy product and the gate math per step).
-    """
-
-    kernels = "reference"
-
-    def __init__(self, layer, batch_size=1, initial_state=None):
-        if not layer.built:
-            raise ValueError(f"{layer.name}: build the layer before streaming (call it on an "
-                             f"input, or layer.build((None, None, features)))")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"{layer.name}: batch_size must be a positive int, "
-                             f"got {batch_size!r}")
-        self.layer, self.batch_size, self.units = layer, int(batch_size), layer.units
-        self.dtype = np.dtype(layer.kernel.value.dtype)
-        self.input_dim = int(layer.kernel.shape[0])
-        self._h = np.zeros((self.batch_size, self.units), dtype=self.dtype)
-        self.reset(initial_state)
-
-    def reset(self, states=None):
-        """Zeros (None) or the given state ([h] or h, (B, H))."""
-        if states is None:
-            self._h.fill(0.0)
-            return
-        if isinstance(states, (list, tuple)):
-            if len(states) != 1:
-                raise ValueError(f"{self.layer.name}: expected 1 state array (h), "
-                                 f"got {len(states)}")
-            states = states[0]
-        h = np.asarray(states)
-        if h.shape != self._h.shape:
-            raise ValueError(f"{self.layer.name}: expected state h of shape {self._h.shape}, "
-                             f"got {h.shape}")
-        self._h[...] = h
-
-    @property
-    def states(self):
-        return [self._h.copy()]
-
-    def reload_weights(self):
-        """Nothing to reload: every step reads the layer's current weights."""
-
-    def step(self, x_t):
-        x = np.asarray(x_t)
-        if x.dtype.kind not in "fiub":
-            raise TypeError(f"{self.layer.name}: expected a numeric input array, "
-                            f"got dtype {x.dtype}")
-        if x.shape != (self.batch_size, self.input_dim):
-            raise ValueError(f"{self.layer.name}: expected a streamed input x_t of shape "
-                             f"{(self.batch_size, self.input_dim)} (batch, features), "
-                             f"got {x.shape}")
-        self._h[...] = self.layer.step(x, self._h)
-        return self._h.copy()
-
-    def __repr__(self):
-        return (f"<ScanStreamer of {self.layer.name}: batch {self.batch_size}, "
-                f"{self.input_dim} -> {self.units}>")
