@@ -37,3 +37,6 @@ __all__ += ["LayerNormalization"]
 from .ln_lstm import LayerNormLSTM  # noqa: E402
 
 __all__ += ["LayerNormLSTM"]
+from .residual import ResidualBlock  # noqa: E402
+
+__all__ += ["ResidualBlock"]
