@@ -217,3 +217,15 @@ def test_bad_arguments_are_refused():
     layer.build((None, None, 3))
     with pytest.raises(ValueError, match="expected initial state h of shape"):
         layer.forward(np.ones((2, 5, 3)), initial_state=[np.ones((2, 5))])
+
+
+@pytest.mark.parametrize("make", [lambda: MinGRU(4, return_sequences=True), lambda: MinLSTM(4),
+                                  lambda: rnnkit.layers.LayerNormLSTM(4)])
+def test_onnx_export_is_refused_naming_the_layer(make, tmp_path):
+    pytest.importorskip("onnx")
+    from rnnkit.io.onnx_export import export_onnx
+    layer = make()
+    model = Sequential([rnnkit.layers.Input((5, 3)), layer, Dense(2)])
+    with pytest.raises(NotImplementedError,
+                       match=f"{layer.name}: {type(layer).__name__} has no ONNX export"):
+        export_onnx(model, str(tmp_path / "m.onnx"))
