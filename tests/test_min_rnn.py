@@ -10,6 +10,13 @@ from rnnkit.layers import Dense, Embedding, MinGRU, MinLSTM
 from rnnkit.models import Sequential
 from gradcheck import assert_close, check_layer_gradients
 
+
+@pytest.fixture(params=["reference", "fast"])
+def kernels(request, monkeypatch):
+    """Both kernel sets: the NumPy scan loop and the compiled one (RNNKIT_KERNELS)."""
+    monkeypatch.setenv("RNNKIT_KERNELS", request.param)
+    return request.param
+
 torch = pytest.importorskip("torch")
 
 LAYERS = {"mingru": MinGRU, "minlstm": MinLSTM}
@@ -41,7 +48,7 @@ def _torch_paper(name, x, W, b, h0):
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
 @pytest.mark.parametrize("scan", ["sequential", "blocked", "log"])
-def test_parity_with_torch_autograd_of_the_papers_equations(float64, name, scan):
+def test_parity_with_torch_autograd_of_the_papers_equations(float64, kernels, name, scan):
     B, T, I, H = 3, 7, 5, 4
     layer = _layer(name, H, I, return_sequences=True, return_state=True, scan=scan)
     rng = np.random.default_rng(1)
@@ -70,7 +77,7 @@ def test_parity_with_torch_autograd_of_the_papers_equations(float64, name, scan)
     dict(return_state=True, activation="tanh", scan="sequential"),
     dict(use_bias=False, return_sequences=True),
 ])
-def test_finite_differences(float64, name, options):
+def test_finite_differences(float64, kernels, name, options):
     layer = _layer(name, 3, 2, seed=2, **options)
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2, 6, 2))
@@ -83,7 +90,7 @@ def test_finite_differences(float64, name, options):
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-12), ("float32", 1e-6)])
-def test_sequential_and_blocked_agree_over_4096_steps(name, dtype, tol):
+def test_sequential_and_blocked_agree_over_4096_steps(kernels, name, dtype, tol):
     rnnkit.config.set_floatx(dtype)
     x = np.random.default_rng(4).normal(size=(2, 4096, 3))
     outs = {}
@@ -99,7 +106,7 @@ def test_sequential_and_blocked_agree_over_4096_steps(name, dtype, tol):
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
-def test_masked_steps_carry_the_state(float64, name):
+def test_masked_steps_carry_the_state(float64, kernels, name):
     layer = _layer(name, return_sequences=True)
     x = np.random.default_rng(6).normal(size=(2, 6, 3))
     mask = np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]], bool)

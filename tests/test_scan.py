@@ -9,6 +9,13 @@ from rnnkit.kernels.scan import linear_scan, linear_scan_backward, scan_blocked
 from gradcheck import assert_close, numeric_grad
 
 
+@pytest.fixture(params=["reference", "fast"])
+def kernels(request, monkeypatch):
+    """Both kernel sets: the NumPy scan loop and the compiled one (RNNKIT_KERNELS)."""
+    monkeypatch.setenv("RNNKIT_KERNELS", request.param)
+    return request.param
+
+
 def _brute(a, b, h0):
     h, out = h0, []
     for t in range(a.shape[0]):
@@ -27,7 +34,7 @@ def _coeffs(T, B, H, dtype, seed=0, low=0.05, high=0.95):
 
 @pytest.mark.parametrize("T", [1, 2, 5, 17, 64])
 @pytest.mark.parametrize("block", [None, 1, 3, 8])
-def test_every_method_is_the_recurrence(T, block):
+def test_every_method_is_the_recurrence(kernels, T, block):
     a, b, h0 = _coeffs(T, 2, 3, np.float64, seed=T)
     want = _brute(a, b, h0)
     assert_close(linear_scan(a, b, h0, "sequential"), want, 1e-14, 0, "sequential")
@@ -36,7 +43,7 @@ def test_every_method_is_the_recurrence(T, block):
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-6)])
-def test_long_sequence_where_naive_products_underflow(dtype, tol):
+def test_long_sequence_where_naive_products_underflow(kernels, dtype, tol):
     T = 4096
     a, b, h0 = _coeffs(T, 2, 4, dtype, seed=1, low=0.3, high=0.7)
     with np.errstate(all="ignore"):                # the naive closed form breaks down ...
@@ -60,6 +67,7 @@ def test_log_space_with_positive_inputs_is_exact_to_rounding_over_4096_steps():
 
 def test_auto_picks_blocked_only_for_long_narrow_scans(monkeypatch):
     import rnnkit.kernels.scan as scan
+    monkeypatch.setenv("RNNKIT_KERNELS", "reference")         # no compiled loop: the rule
     calls = []
     monkeypatch.setattr(scan, "scan_blocked", lambda a, b, h0, block=None: calls.append("b"))
     monkeypatch.setattr(scan, "scan_sequential", lambda a, b, h0: calls.append("s"))
@@ -69,7 +77,7 @@ def test_auto_picks_blocked_only_for_long_narrow_scans(monkeypatch):
 
 
 @pytest.mark.parametrize("method", ["sequential", "blocked"])
-def test_reverse_scan_is_the_gradient(method):
+def test_reverse_scan_is_the_gradient(kernels, method):
     T, B, H = 9, 2, 3
     a, b, h0 = _coeffs(T, B, H, np.float64, seed=3)
     w = np.random.default_rng(4).normal(size=(T, B, H))
@@ -85,7 +93,7 @@ def test_reverse_scan_is_the_gradient(method):
     assert_close(dh0, numeric_grad(loss, h0), 1e-8, 1e-10, "dh0 = a_0 g_0")
 
 
-def test_reverse_scans_agree_over_4096_steps():
+def test_reverse_scans_agree_over_4096_steps(kernels):
     a, _, _ = _coeffs(4096, 2, 4, np.float64, seed=5, low=0.3, high=0.7)
     dh = np.random.default_rng(6).normal(size=a.shape)
     g1, d1 = linear_scan_backward(a, dh, "sequential")
@@ -97,3 +105,19 @@ def test_reverse_scans_agree_over_4096_steps():
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match="scan must be one of"):
         linear_scan(np.ones((2, 1, 1)), np.ones((2, 1, 1)), np.ones((1, 1)), "fft")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_and_numpy_loops_agree_bit_for_bit(monkeypatch, dtype):
+    import rnnkit.kernels.scan as scan
+    a, b, h0 = _coeffs(300, 3, 5, dtype, seed=7)
+    monkeypatch.setenv("RNNKIT_KERNELS", "fast")
+    assert scan._compiled(dtype) is not None
+    fast = linear_scan(a, b, h0, "sequential"), linear_scan_backward(a, b, "sequential")
+    monkeypatch.setenv("RNNKIT_KERNELS", "reference")
+    assert scan._compiled(dtype) is None
+    ref = linear_scan(a, b, h0, "sequential"), linear_scan_backward(a, b, "sequential")
+    assert fast[0].dtype == dtype
+    np.testing.assert_array_equal(fast[0], ref[0])
+    np.testing.assert_array_equal(fast[1][0], ref[1][0])
+    np.testing.assert_array_equal(fast[1][1], ref[1][1])

@@ -26,7 +26,12 @@ before the loop starts and the loop is a *scan*. Three ways to run it, all with 
                 The slowest here (an exp and a log per element) and the least exact; kept for
                 comparison with the paper.
 
-``auto`` (the default) is ``blocked`` for long sequences of few values (T >= 256 and
+Compiled: where the fast kernels run (numba installed, ``RNNKIT_KERNELS`` not "reference", see
+:mod:`rnnkit.kernels.dispatch`), ``sequential`` and ``auto`` are one compiled loop
+(:mod:`rnnkit.kernels.fast.scan`), faster than all three NumPy versions; the backward's reverse
+scan too. ``blocked`` and ``log`` always run in NumPy.
+
+Without the compiled loop, ``auto`` is ``blocked`` for long sequences of few values (T >= 256 and
 B*H <= 256) and ``sequential`` otherwise. Measured on this 2-core AVX2 machine (loaded; min of 5,
 benchmarks/bench_minrnn.py --scan): the blocked scan touches ~5 times more memory than the
 sequential loop, whose (B, H) rows stay in cache, so it only wins where NumPy's per-call overhead
@@ -58,6 +63,21 @@ def check_method(method, who="linear_scan"):
     if method not in METHODS:
         raise ValueError(f"{who}: scan must be one of {', '.join(METHODS)}, got {method!r}")
     return method
+
+
+def _compiled(dtype):
+    """:mod:`rnnkit.kernels.fast.scan` where the fast kernels are selected and can run for
+    ``dtype``, else None (``RNNKIT_KERNELS=fast`` without numba is an error)."""
+    from . import dispatch                  # read at every call, as for the other kernels
+    m = dispatch.mode()
+    if m == "reference" or np.dtype(dtype) not in (np.float32, np.float64):
+        return None
+    if not dispatch.fast_available():
+        if m == "fast":
+            raise ImportError("RNNKIT_KERNELS=fast, but the fast kernels cannot run here")
+        return None
+    from .fast import scan
+    return scan
 
 
 def scan_sequential(a, b, h0):
@@ -139,6 +159,10 @@ def linear_scan(a, b, h0, method="auto", block=None):
     """
     check_method(method)
     T = a.shape[0]
+    if method in ("auto", "sequential"):
+        fast = _compiled(np.result_type(a, b, h0))
+        if fast is not None:
+            return fast.scan_forward(a, b, h0)
     if method == "auto":
         small = int(np.prod(a.shape[1:])) <= AUTO_BLOCKED_MAX_BH
         method = "blocked" if T >= AUTO_BLOCKED_MIN_T and small else "sequential"
@@ -165,6 +189,10 @@ def linear_scan_backward(a, dh, method="auto", block=None):
     T = a.shape[0]
     if T == 0:
         return np.zeros_like(dh), np.zeros(dh.shape[1:], dtype=dh.dtype)
+    if method in ("auto", "sequential"):
+        fast = _compiled(np.result_type(a, dh))
+        if fast is not None:
+            return fast.scan_reverse(a, dh)
     # in reversed time s = T-1-t: G_s = dh_rev_s + c_s G_{s-1} with c_s = a_{T-s} = a_rev_{s-1}
     c = np.empty_like(a)
     c[0] = 0.0                                              # multiplies G_{-1} = 0
