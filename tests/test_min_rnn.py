@@ -236,3 +236,40 @@ def test_onnx_export_is_refused_naming_the_layer(make, tmp_path):
     with pytest.raises(NotImplementedError,
                        match=f"{layer.name}: {type(layer).__name__} has no ONNX export"):
         export_onnx(model, str(tmp_path / "m.onnx"))
+
+
+def _g():
+    """The paper's positive candidate activation g (appendix B.3), as an rnnkit Activation."""
+    from rnnkit.activations import Activation, sigmoid
+    return Activation("g", lambda x: np.where(x >= 0, x + 0.5, sigmoid(x)),
+                      lambda x, y: np.where(x >= 0, 1.0, y * (1.0 - y)))
+
+
+@pytest.mark.parametrize("scan", ["log", "sequential", "blocked"])
+def test_equals_the_papers_log_space_parallel_mingru(float64, kernels, scan):
+    """Appendix B of the paper in torch: log-space minGRU with g, Heinsen's parallel scan."""
+    B, T, I, H = 2, 9, 3, 4
+    layer = MinGRU(H, activation=_g(), return_sequences=True, scan=scan)
+    layer.build((None, None, I))
+    rng = np.random.default_rng(12)
+    layer.set_weights([rng.normal(0, 0.8, w.shape) for w in layer.get_weights()])
+    x, h0 = rng.normal(size=(B, T, I)), rng.uniform(0.1, 1.0, (B, H))      # h0 > 0
+    dy = rng.normal(size=(B, T, H))
+    y = layer.forward(x, initial_state=[h0])
+    layer.zero_grad()
+    dx, dh0 = layer.backward(dy)
+
+    W, b = (torch.tensor(w, requires_grad=True) for w in layer.get_weights())
+    tx, th0 = torch.tensor(x, requires_grad=True), torch.tensor(h0, requires_grad=True)
+    F = torch.nn.functional
+    k = tx @ W + b
+    kz, kh = k[..., :H], k[..., H:]
+    log_coeffs, log_z = -F.softplus(kz), -F.softplus(-kz)                # log(1 - z), log z
+    log_hh = torch.where(kh >= 0, (F.relu(kh) + 0.5).log(), -F.softplus(-kh))
+    log_values = torch.cat([th0.log()[:, None], log_z + log_hh], dim=1)  # (B, T+1, H)
+    a_star = F.pad(torch.cumsum(log_coeffs, dim=1), (0, 0, 1, 0))
+    ty = torch.exp(a_star + torch.logcumsumexp(log_values - a_star, dim=1))[:, 1:]
+    (ty * torch.tensor(dy)).sum().backward()
+    for got, want, what in [(y, ty, "y"), (dx, tx.grad, "dx"), (dh0, th0.grad, "dh0"),
+                            (layer.kernel.grad, W.grad, "dW"), (layer.bias.grad, b.grad, "db")]:
+        assert_close(got, want.detach().numpy(), 1e-9, 0, what)
