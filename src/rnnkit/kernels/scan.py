@@ -31,12 +31,19 @@ Compiled: where the fast kernels run (numba installed, ``RNNKIT_KERNELS`` not "r
 (:mod:`rnnkit.kernels.fast.scan`), faster than all three NumPy versions; the backward's reverse
 scan too. ``blocked`` and ``log`` always run in NumPy.
 
-Without the compiled loop, ``auto`` is ``blocked`` for long sequences of few values (T >= 256 and
-B*H <= 256) and ``sequential`` otherwise. Measured on this 2-core AVX2 machine (loaded; min of 5,
-benchmarks/bench_minrnn.py --scan): the blocked scan touches ~5 times more memory than the
-sequential loop, whose (B, H) rows stay in cache, so it only wins where NumPy's per-call overhead
-dominates: B=1, H=64, T=4096: sequential 17.6 ms, blocked 3.1 ms, log 107 ms; B=16, H=64:
-59.7 / 236 / 3236 ms; B=16, H=256, T=512: 10.7 / 93 / 933 ms.
+Without the compiled loop, ``auto`` is ``blocked`` for long sequences of few values (T >= 256
+and B*H <= 128) and the NumPy ``sequential`` loop otherwise: the blocked scan touches ~5 times
+more memory than the loop, whose (B, H) rows stay in cache, so it only wins where NumPy's
+per-call overhead dominates. Measured on this 2-core AVX2 machine (heavily loaded; CPU ms, min
+of 3, ``python benchmarks/bench_minrnn.py --scan --lengths 512,4096 --repeats 3 --cpu-time``):
+
+    T     B   H    compiled loop   NumPy loop   NumPy blocked   NumPy log-space
+    512   1   64        0.05           2.21          0.88             6.00
+    512   16  64        0.87           2.72         15.85            95.57
+    512   16  256       3.81           6.46         38.93           430.31
+    4096  1   64        0.27          12.70          4.06            42.85
+    4096  4   64        1.95          16.59         32.22           228.06
+    4096  16  64       13.07          34.90        151.96          1238.35
 
 The backward pass of a scan is a scan in reversed time: with ``g_t = dL/dh_t`` (all paths),
 ``g_t = dh_t + a_{t+1} g_{t+1}``; then ``dL/db_t = g_t``, ``dL/da_t = g_t h_{t-1}`` and
@@ -56,7 +63,7 @@ import numpy as np
 
 METHODS = ("auto", "sequential", "blocked", "log")
 AUTO_BLOCKED_MIN_T = 256         # "auto" runs blocked from this many steps ...
-AUTO_BLOCKED_MAX_BH = 256        # ... when a step has at most this many values (B*H)
+AUTO_BLOCKED_MAX_BH = 128        # ... when a step has at most this many values (B*H)
 
 
 def check_method(method, who="linear_scan"):
