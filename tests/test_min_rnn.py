@@ -273,3 +273,29 @@ def test_equals_the_papers_log_space_parallel_mingru(float64, kernels, scan):
     for got, want, what in [(y, ty, "y"), (dx, tx.grad, "dx"), (dh0, th0.grad, "dh0"),
                             (layer.kernel.grad, W.grad, "dW"), (layer.bias.grad, b.grad, "db")]:
         assert_close(got, want.detach().numpy(), 1e-9, 0, what)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-13), (np.float32, 1e-6)])
+def test_fused_compiled_kernels_equal_the_numpy_ones(monkeypatch, name, dtype, tol):
+    from rnnkit.kernels import min_rnn
+    forward = getattr(min_rnn, f"{name}_forward")
+    backward = getattr(min_rnn, f"{name}_backward")
+    rng = np.random.default_rng(13)
+    T, B, H = 40, 3, 5
+    G = 2 if name == "mingru" else 3
+    xw = rng.normal(size=(T, B, G * H)).astype(dtype)
+    h0 = rng.normal(size=(B, H)).astype(dtype)
+    mask = rng.random((T, B)) > 0.2
+    dh, dh_T = rng.normal(size=(T, B, H)).astype(dtype), rng.normal(size=(B, H)).astype(dtype)
+    out = {}
+    for mode in ("fast", "reference"):
+        monkeypatch.setenv("RNNKIT_KERNELS", mode)
+        h_seq, h_T, cache = forward(xw, h0, mask)
+        assert (cache[0] == "fused") if mode == "fast" else isinstance(cache[0], np.ndarray)
+        trace = np.empty_like(dh)
+        dxw, dh0 = backward(dh, dh_T, cache, trace)
+        out[mode] = (h_seq, h_T, dxw, dh0, trace)
+        assert dxw.dtype == dtype
+    for got, want, what in zip(out["fast"], out["reference"], ("h", "h_T", "dxw", "dh0", "g")):
+        assert_close(got, want, tol, 0, what)

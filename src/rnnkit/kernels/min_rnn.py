@@ -18,6 +18,11 @@ Where ``mask[t, b]`` is False the step carries the state (``a = 1``, ``b = 0``).
 Backward: the reverse scan gives ``g_t = dL/dh_t``; then ``da_t = g_t h_prev``, ``db_t = g_t``
 and the gate derivatives below, one line each.
 
+Where the fast kernels run (``RNNKIT_KERNELS``, numba) and the candidate is linear (the paper's
+default), ``scan="auto"`` and ``"sequential"`` run the fused compiled passes of
+:mod:`rnnkit.kernels.fast.min_rnn` instead (gates, scan and derivatives in one sweep); other
+activations use the compiled scan with the gate math here.
+
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> xw = rng.normal(size=(5, 2, 6)); h0 = np.zeros((2, 3))
@@ -31,6 +36,22 @@ import numpy as np
 
 from .. import activations
 from .scan import check_method, linear_scan, linear_scan_backward
+
+
+def _fused(xw, activation, scan):
+    """:mod:`rnnkit.kernels.fast.min_rnn` where the fused compiled pass applies, else None."""
+    if scan not in ("auto", "sequential") or activation.name != "linear":
+        return None
+    from .scan import _compiled
+    if _compiled(xw.dtype) is None:
+        return None
+    from .fast import min_rnn
+    return min_rnn
+
+
+def _fused_backward(dh_seq, dh_T, cache, trace):
+    from .fast import min_rnn
+    return min_rnn.backward(dh_seq, dh_T, cache[1], trace)
 
 
 def _masked(a, b, mask):
@@ -67,6 +88,10 @@ def mingru_forward(xw, h0, mask=None, activation=activations.linear, scan="auto"
         h_seq (T, B, H), h_T (B, H) and the cache for :func:`mingru_backward`.
     """
     check_method(scan, "mingru")
+    fused = _fused(xw, activation, scan)
+    if fused is not None:
+        h_seq, h_T, cache = fused.forward(fused.GRU, xw, h0, mask)
+        return h_seq, h_T, ("fused", cache)
     T, B, G = xw.shape
     H = G // 2
     z = activations.sigmoid(xw[..., :H])                    # (T, B, H) update gate
@@ -87,6 +112,8 @@ def mingru_backward(dh_seq, dh_T, cache, trace=None):
     Returns:
         dxw (T, B, 2H), dh0 (B, H).
     """
+    if isinstance(cache[0], str):
+        return _fused_backward(dh_seq, dh_T, cache, trace)
     xw, h0, z, hh, a, h_seq, mask, act, scan = cache
     H = h0.shape[-1]
     g, dh0 = linear_scan_backward(a, _grad_seq(dh_seq, dh_T), scan)
@@ -116,6 +143,10 @@ def minlstm_forward(xw, h0, mask=None, activation=activations.linear, scan="auto
         h_seq (T, B, H), h_T (B, H) and the cache for :func:`minlstm_backward`.
     """
     check_method(scan, "minlstm")
+    fused = _fused(xw, activation, scan)
+    if fused is not None:
+        h_seq, h_T, cache = fused.forward(fused.LSTM, xw, h0, mask)
+        return h_seq, h_T, ("fused", cache)
     T, B, G = xw.shape
     H = G // 3
     f = activations.sigmoid(xw[..., :H])                    # (T, B, H) forget gate
@@ -132,6 +163,8 @@ def minlstm_forward(xw, h0, mask=None, activation=activations.linear, scan="auto
 def minlstm_backward(dh_seq, dh_T, cache, trace=None):
     """BPTT of :func:`minlstm_forward`; arguments and returns as :func:`mingru_backward`
     (dxw is (T, B, 3H))."""
+    if isinstance(cache[0], str):
+        return _fused_backward(dh_seq, dh_T, cache, trace)
     xw, h0, f, i, s, fn, in_, hh, a, h_seq, mask, act, scan = cache
     H = h0.shape[-1]
     g, dh0 = linear_scan_backward(a, _grad_seq(dh_seq, dh_T), scan)
