@@ -299,3 +299,30 @@ def test_fused_compiled_kernels_equal_the_numpy_ones(monkeypatch, name, dtype, t
         assert dxw.dtype == dtype
     for got, want, what in zip(out["fast"], out["reference"], ("h", "h_T", "dxw", "dh0", "g")):
         assert_close(got, want, tol, 0, what)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_state_gradients_for_diagnostics(float64, kernels, name):
+    """record_state_grads: dL/dh_t through every path, as torch's h_t.grad."""
+    B, T, I, H = 2, 6, 3, 4
+    layer = _layer(name, H, I, return_sequences=True)
+    layer.record_state_grads = True
+    rng = np.random.default_rng(14)
+    x, dy = rng.normal(size=(B, T, I)), rng.normal(size=(B, T, H))
+    layer.forward(x)
+    layer.backward(dy)
+    W, b = (torch.tensor(w, requires_grad=True) for w in layer.get_weights())
+    hs, h = [], torch.zeros(B, H, dtype=torch.float64)
+    for t in range(T):                                  # the paper's step, keeping every h_t
+        k = torch.tensor(x[:, t]) @ W + b
+        if name == "mingru":
+            z = torch.sigmoid(k[:, :H])
+            h = (1 - z) * h + z * k[:, H:]
+        else:
+            f, i = torch.sigmoid(k[:, :H]), torch.sigmoid(k[:, H:2 * H])
+            h = (f * h + i * k[:, 2 * H:]) / (f + i)
+        h.retain_grad()
+        hs.append(h)
+    (torch.stack(hs, 1) * torch.tensor(dy)).sum().backward()
+    want = np.stack([h.grad.numpy() for h in hs], 1)
+    assert_close(layer.state_grads, want, 1e-10, 0, "dL/dh_t")
