@@ -131,7 +131,7 @@ def _char_model_parts(model):
                          f"layers -> Dense, got [{names}]")
     rnns = layers[1:-1]
     for layer in rnns:
-        if not isinstance(layer, Recurrent):
+        if not (isinstance(layer, Recurrent) or hasattr(layer, "streamer")):  # or a block
             raise ValueError(f"generate_text: layer {layer.name!r} ({type(layer).__name__}) is "
                              f"not a recurrent layer; expected Embedding -> RNNs -> Dense")
         if not layer.return_sequences or layer.go_backwards:

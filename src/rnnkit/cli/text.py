@@ -1,6 +1,7 @@
 """The text subcommands of ``rnnkit``: ``train-text``, ``generate`` and ``summary``.
 
-    rnnkit train-text FILE... [--builtin stdlib] [--cell lstm|gru|rnn] [--units N] [--layers N]
+    rnnkit train-text FILE... [--builtin stdlib] [--cell lstm|gru|rnn|mingru|minlstm|lnlstm]
+                      [--block plain|residual] [--units N] [--layers N]
                       [--seq-len N] [--batch-size N] [--epochs N] [--dropout P] [--clipnorm X]
                       [--out DIR] [--resume]
     rnnkit generate DIR [--prime TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P]
@@ -32,8 +33,11 @@ def _add_train_text(subparsers):
     p.add_argument("files", nargs="*", metavar="FILE", help="UTF-8 text files to train on")
     p.add_argument("--builtin", choices=["stdlib"],
                    help="train on a built-in corpus: the Python standard library's .py files")
-    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default=_D.cell,
-                   help="recurrent cell (default: %(default)s)")
+    p.add_argument("--cell", choices=["lstm", "gru", "rnn", "mingru", "minlstm", "lnlstm"],
+                   default=_D.cell, help="recurrent cell (default: %(default)s)")
+    p.add_argument("--block", choices=["plain", "residual"], default=_D.block,
+                   help="plain: stacked cells; residual: LayerNorm -> cell -> add and "
+                        "LayerNorm -> MLP -> add per layer (default: %(default)s)")
     p.add_argument("--units", type=int, default=_D.units, metavar="N",
                    help="units per recurrent layer (default: %(default)s)")
     p.add_argument("--layers", type=int, default=_D.layers, metavar="N",
@@ -93,7 +97,7 @@ def _run_train_text(args):
     cfg = TextLMConfig(cell=args.cell, units=args.units, layers=args.layers,
                        seq_len=args.seq_len, batch_size=args.batch_size, epochs=args.epochs,
                        dropout=args.dropout, clipnorm=args.clipnorm,
-                       learning_rate=args.learning_rate, seed=args.seed)
+                       learning_rate=args.learning_rate, seed=args.seed, block=args.block)
     cfg.check()                                   # settings first: fail before reading files
     if args.resume and not os.path.exists(os.path.join(args.out, CHECKPOINT)):
         raise FileNotFoundError(f"{args.out}: nothing to resume (no {CHECKPOINT}); train "

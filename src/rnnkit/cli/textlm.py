@@ -42,13 +42,15 @@ from ..training import losses, optimizers
 from ..training.callbacks.backup import BackupAndRestore, read_checkpoint_state
 from ..training.tbptt import ResetStatesOnEpochBegin, stream_windows
 
-CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
+CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN,
+         "mingru": layers.MinGRU, "minlstm": layers.MinLSTM, "lnlstm": layers.LayerNormLSTM}
+BLOCKS = ("plain", "residual")
 CHECKPOINT = "last.rnnkit"
 
 
 @dataclasses.dataclass
 class TextLMConfig:
-    cell: str = "lstm"            # lstm | gru | rnn
+    cell: str = "lstm"            # lstm | gru | rnn | mingru | minlstm | lnlstm
     units: int = 256              # hidden units per recurrent layer
     layers: int = 1               # stacked recurrent layers
     embedding: int = 32           # size of the character embedding
@@ -62,6 +64,7 @@ class TextLMConfig:
     sample_length: int = 200      # characters printed after each epoch
     temperature: float = 0.8      # for those samples
     seed: int = 0
+    block: str = "plain"          # plain: cells stacked | residual: LN->cell->add, LN->MLP->add
 
     def check(self):
         if self.cell not in CELLS:
@@ -70,6 +73,8 @@ class TextLMConfig:
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, "
                                  f"got {getattr(self, name)}")
+        if self.block not in BLOCKS:
+            raise ValueError(f"--block must be one of {list(BLOCKS)}, got {self.block!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.val_fraction < 0.5:
@@ -79,6 +84,8 @@ class TextLMConfig:
 def build_model(cfg, vocab_size, batch_size=None, stateful=False):
     """Input -> Embedding -> [cell(units, return_sequences) (+ Dropout)] x layers -> Dense(V)."""
     cell = CELLS[cfg.cell]
+    if cfg.block == "residual":
+        return _residual_model(cfg, cell, vocab_size, batch_size, stateful)
     stack = [layers.Input((None,), batch_size=batch_size, dtype="int32"),
              layers.Embedding(vocab_size, cfg.embedding)]
     for k in range(cfg.layers):
@@ -86,6 +93,21 @@ def build_model(cfg, vocab_size, batch_size=None, stateful=False):
                           dropout=cfg.dropout, seed=cfg.seed + k))
     if cfg.dropout:
         stack.append(layers.Dropout(cfg.dropout, seed=cfg.seed))
+    stack.append(layers.Dense(vocab_size))
+    return Sequential(stack, name="char_lm")
+
+
+def _residual_model(cfg, cell, vocab_size, batch_size, stateful):
+    """Input -> Embedding(V, units) -> [LN -> cell -> add, LN -> MLP(2 units, gelu) -> add]
+    x layers -> Dense(V): the pre-norm residual stack of the minGRU/minLSTM paper's LMs."""
+    D = cfg.units
+    stack = [layers.Input((None,), batch_size=batch_size, dtype="int32"),
+             layers.Embedding(vocab_size, D)]
+    for k in range(cfg.layers):
+        stack.append(layers.ResidualBlock([cell(D, return_sequences=True, stateful=stateful,
+                                                dropout=cfg.dropout, seed=cfg.seed + k)]))
+        stack.append(layers.ResidualBlock([layers.Dense(2 * D, activation="gelu"),
+                                           layers.Dense(D)]))
     stack.append(layers.Dense(vocab_size))
     return Sequential(stack, name="char_lm")
 

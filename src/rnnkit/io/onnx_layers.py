@@ -243,6 +243,13 @@ def _refuse_masking(layer, g, x, shape):
         f"ops have no step mask; remove it to export (only right for unpadded inputs)")
 
 
+def _refuse_scan_layers(layer, g, x, shape):
+    raise NotImplementedError(
+        f"{layer.name}: {type(layer).__name__} has no ONNX export yet (ONNX's RNN/LSTM/GRU ops "
+        f"do not express it; it would need a Scan or Loop subgraph); export is supported for "
+        f"SimpleRNN, LSTM and GRU")
+
+
 CONVERTERS = {
     "SimpleRNN": recurrent, "LSTM": recurrent, "GRU": recurrent,
     "Bidirectional": bidirectional, "Dense": dense, "Embedding": embedding,
@@ -251,3 +258,5 @@ CONVERTERS = {
     "Dropout": lambda layer, g, x, shape: x,             # identity at inference
     "Masking": _refuse_masking,
 }
+CONVERTERS.update(dict.fromkeys(("MinGRU", "MinLSTM", "LayerNormLSTM", "ResidualBlock"),
+                                _refuse_scan_layers))    # issue 16: a clear refusal for now

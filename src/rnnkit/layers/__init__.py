@@ -50,3 +50,11 @@ from .stacked_cells import StackedRNNCells  # noqa: E402
 
 __all__ += ["Cell", "DenseCell", "GRUCell", "LSTMCell", "RNN", "SimpleRNNCell",
             "StackedRNNCells"]
+
+# ---- minGRU / minLSTM, LayerNorm LSTM, LayerNormalization, residual blocks ------------------
+from .layer_normalization import LayerNormalization  # noqa: E402
+from .ln_lstm import LayerNormLSTM  # noqa: E402
+from .min_rnn import MinGRU, MinLSTM  # noqa: E402
+from .residual import ResidualBlock  # noqa: E402
+
+__all__ += ["LayerNormLSTM", "LayerNormalization", "MinGRU", "MinLSTM", "ResidualBlock"]
