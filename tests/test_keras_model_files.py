@@ -170,3 +170,19 @@ def test_conv_and_pooling_models_travel_both_ways(tmp_path):
     theirs.save(str(tmp_path / "b.keras"))
     np.testing.assert_allclose(rnnkit.load_model(str(tmp_path / "b.keras")).predict(
         x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+
+
+def test_layer_normalization_travels_both_ways(tmp_path):
+    def build(lib, inp):
+        L = lib.layers
+        return lib.Sequential([inp((10, 8)), L.LSTM(6, return_sequences=True),
+                               L.LayerNormalization(), L.GlobalAveragePooling1D(), L.Dense(2)])
+    ours, theirs = build(rnnkit, rl.Input), build(keras, keras.Input)
+    _randomize(ours, 7)
+    _randomize(theirs, 8)
+    ours.save(str(tmp_path / "a.keras"))
+    theirs.save(str(tmp_path / "b.keras"))
+    np.testing.assert_allclose(keras.saving.load_model(str(tmp_path / "a.keras")).predict(
+        X, verbose=0), ours.predict(X, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(rnnkit.load_model(str(tmp_path / "b.keras")).predict(
+        X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)

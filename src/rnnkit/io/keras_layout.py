@@ -46,6 +46,7 @@ from ..layers.bidirectional import Bidirectional
 from ..layers.conv1d import Conv1D
 from ..layers.dense import Dense
 from ..layers.embedding import Embedding
+from ..layers.layer_normalization import LayerNormalization
 from ..layers.gru import GRU
 from ..layers.lstm import LSTM
 from ..layers.rnn import RNN
@@ -56,7 +57,7 @@ from ..layers.time_distributed import TimeDistributed
 # the layer kinds whose variables rnnkit knows how to place; weightless layers of any kind are
 # allowed too (they get an empty group, as Keras writes)
 _CELLS = {SimpleRNN: "simple_rnn_cell", LSTM: "lstm_cell", GRU: "gru_cell"}
-_PLAIN = (Dense, Embedding, BatchNormalization, Conv1D)
+_PLAIN = (Dense, Embedding, BatchNormalization, Conv1D, LayerNormalization)
 
 
 class VarGroup(NamedTuple):

@@ -49,7 +49,8 @@ _MAX_ARCHIVE_BYTES = 4 * 1024**3
 # Keras arguments rnnkit does not implement, and the value at which they change nothing
 _HARMLESS = {
     "activity_regularizer": None, "sparse": False, "ragged": False, "optional": False,
-    "renorm": False, "renorm_clipping": None, "lora_rank": None, "lora_alpha": None,
+    "renorm": False, "renorm_clipping": None, "rms_scaling": False, "lora_rank": None,
+    "lora_alpha": None,
     "quantization_config": None, "input_length": None,
 }
 _IGNORED = {"renorm_momentum"}        # meaningful only with a harmless value above set otherwise

@@ -40,6 +40,8 @@ class LayerNormalization(Layer):
     A mask passes through unchanged (padded steps are normalised like the others, as Keras).
     """
 
+    _regularizable = ("gamma", "beta")
+
     supports_masking = True
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
