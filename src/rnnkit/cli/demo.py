@@ -260,6 +260,8 @@ def run_demo(out="runs/demo", quick=False, minutes=None, seed=0):
     vocab_path = os.path.join(out, "vocab.json")
     model.save(model_path)
     vocab.save(vocab_path)
+    with open(os.path.join(out, "heldout.txt"), "w", encoding="utf-8") as f:
+        f.write(text[int(len(text) * (1.0 - cfg.val_fraction)):][:2000])   # for rnnkit view
     plot_path = _plot(history, budget.batch_losses, steps, os.path.join(out, "loss.png"))
     reloaded = load_model(model_path)
     probe_x = val[0][:4]

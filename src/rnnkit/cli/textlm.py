@@ -19,6 +19,7 @@ plain *inference* model (any batch, any length) that samples text after each epo
     state.json       a readable copy of the settings, the epoch reached, the best validation
                      loss and the history (written after each checkpoint; --resume reads only
                      last.rnnkit)
+    heldout.txt      the first 2,000 characters of the validation text
     log.jsonl        per-batch loss, learning rate and gradient norms before/after clipping,
                      per-epoch losses and the samples, as JSON lines
                      (rnnkit.training.callbacks.RunLog; what ``rnnkit view DIR`` draws)
@@ -241,6 +242,9 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
     vx, vy = stream_windows(ids[cut:], cfg.batch_size, min(cfg.seq_len, (len(ids) - cut) //
                                                             (cfg.batch_size + 1) or 1))
     run.prime = text[cut:cut + 40].split("\n")[0][:40] or text[:1]
+    if text:                                    # the page's default text (rnnkit view)
+        with open(os.path.join(out, "heldout.txt"), "w", encoding="utf-8") as f:
+            f.write(text[cut:cut + 2000])          # held out: one char per id
 
     model = build_model(cfg, len(run.vocab), batch_size=cfg.batch_size, stateful=True)
     _compile(model, cfg)
