@@ -37,9 +37,7 @@ def _run_view(args):
             print(f"rnnkit view: error: {msg}", file=sys.stderr)
         print(f"wrote {args.export}")
         return 1 if problems else 0
-    server = make_server(args.dirs, host=args.host, port=args.port)
-    for msg in server.app.messages():
-        print(f"rnnkit view: error: {msg}", file=sys.stderr)
+    server = make_server(args.dirs, host=args.host, port=args.port)   # prints what is wrong
     host, port = server.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"rnnkit view: serving {len(args.dirs)} run(s) at http://{shown}:{port}/  "

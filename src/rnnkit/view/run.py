@@ -125,7 +125,9 @@ class Run:
         try:
             self.model = load_model(path, compile=True)
         except (FileFormatError, ValueError, OSError, TypeError, KeyError) as e:
-            self.model_error = f"cannot read the model file {path}: {' '.join(str(e).split())}"
+            msg = " ".join(str(e).split())
+            self.model_error = ("cannot read the model file: " +
+                                (msg if path in msg else f"{path}: {msg}"))
             return
         vpath = os.path.join(self.folder, VOCAB)
         if not os.path.exists(vpath):
@@ -134,7 +136,9 @@ class Run:
         try:
             self.vocab = load_vocab(vpath)
         except (FileFormatError, ValueError, OSError) as e:
-            self.model_error = f"cannot read the vocabulary {vpath}: {' '.join(str(e).split())}"
+            msg = " ".join(str(e).split())
+            self.model_error = ("cannot read the vocabulary: " +
+                                (msg if vpath in msg else f"{vpath}: {msg}"))
             return
         self.reader = CellReader(self.model, self.vocab)
         self.cells_reason = self.reader.reason

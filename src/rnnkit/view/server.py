@@ -192,8 +192,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 def make_server(folders, host="127.0.0.1", port=8765, log_errors=True):
     """A ``ThreadingHTTPServer`` for ``folders`` (not yet serving; call ``serve_forever``).
-    ``port=0`` picks a free port (``server.server_address[1]``); ``server.app`` is the ViewApp."""
+    ``port=0`` picks a free port (``server.server_address[1]``); ``server.app`` is the ViewApp.
+    With ``log_errors`` the problems found in the folders and every failed request are printed
+    on stderr as ``rnnkit view: error: ...``."""
     app = ViewApp(folders)
+    if log_errors:
+        for msg in app.messages():
+            print(f"rnnkit view: error: {msg}", file=sys.stderr, flush=True)
     handler = type("Handler", (_Handler,), {"app": app, "log_errors": log_errors})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True

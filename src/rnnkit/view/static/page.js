@@ -11,7 +11,6 @@ const S = { runs: [], signature: null, run: 0, textId: null, layers: [], isLm: f
 // ---- messages ---------------------------------------------------------------------------
 function message(text, kind, key) {
   const box = $("messages");
-  if (key) { const old = box.querySelector(`[data-key="${key}"]`); if (old) old.remove(); }
   const div = document.createElement("div");
   div.className = "msg-" + (kind || "error");
   if (key) div.dataset.key = key;
@@ -470,7 +469,6 @@ async function sample() {
 
 // ---- start ----------------------------------------------------------------------------------------
 async function start() {
-  for (const m of BOOT.messages || []) message(m, "error", "boot");
   const fsel = $("feature-select");
   for (const [k, label] of [["quotes", "inside quotes"], ["brackets", "bracket depth"],
     ["line_pos", "position in line"], ["word_start", "start of word"], ["upper", "upper case"],
