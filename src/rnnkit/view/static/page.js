@@ -118,7 +118,8 @@ function lineChart(container, series, opts) {
     container.appendChild(d);
     return;
   }
-  const W = opts.width || 420, H = opts.height || 240, m = { l: 52, r: 10, t: 10, b: 34 };
+  const W = opts.width || 380, H = opts.height || 240, m = { l: 58, r: 10, t: 10, b: 34 };
+  if (opts.logy && pts.every((p) => p[1] === pts[0][1])) opts = { ...opts, logy: false };
   const ty = (y) => (opts.logy ? Math.log10(y) : y);
   let x0 = Math.min(...pts.map((p) => p[0])), x1 = Math.max(...pts.map((p) => p[0]));
   let y0 = Math.min(...pts.map((p) => ty(p[1]))), y1 = Math.max(...pts.map((p) => ty(p[1])));
@@ -213,7 +214,7 @@ function renderTraining(info) {
       const box = document.createElement("div");
       box.className = "samples-run";
       if (many) { const h = document.createElement("h4"); h.textContent = run.name; box.appendChild(h); }
-      for (const s of run.samples.slice(-12)) {
+      for (const s of run.samples.slice(-12).reverse()) {          // newest first
         const cap = document.createElement("div");
         cap.className = "muted";
         cap.textContent = `epoch ${s.epoch ?? "?"}` + (s.temperature != null ? `, temperature ${s.temperature}` : "");
@@ -272,6 +273,8 @@ function setupCells() {
   fillKinds();
   const ex = run.export;
   $("text-input").value = ex ? ex.text : (run.default_text || "");
+  const primes = (run.samples || []).map((x) => x.prime).filter(Boolean);
+  if (primes.length) $("prime-input").value = primes[primes.length - 1];
   renderUnitList();
 }
 function fillKinds() {
