@@ -70,7 +70,7 @@ def main(argv=None):
         print(f"server: read the text (forward + every gate of every layer) "
               f"{time.perf_counter() - t:.2f} s{' (first, compiling)' if k == 0 else ''}")
     t = time.perf_counter()
-    ans = json.dumps(app.unit(tid, 1, "c", 7))
+    ans = json.dumps(app.unit(tid, a.layers - 1, "c", 7))
     print(f"server: one unit {time.perf_counter() - t:.4f} s, {len(ans) / 1000:.0f} kB of JSON")
 
     try:

@@ -104,7 +104,9 @@ def trace_layer(layer, x):
         c = np.empty_like(ig)                                         # (T, H)
         c_prev = np.zeros(H, ig.dtype)
         for t in range(T):                                            # c_t = f c_{t-1} + i g
-            c_prev = c[t] = f[t] * c_prev + ig[t]
+            np.multiply(f[t], c_prev, out=c[t])
+            c[t] += ig[t]
+            c_prev = c[t]
         rebuilt = o * act(c)
         out = {"h": h, "c": c, "i": i, "f": f, "g": g, "o": o}
     else:

@@ -4,7 +4,9 @@
 (``Embedding`` first) with one or more LSTM / GRU / SimpleRNN layers; layers between them must
 keep the time axis (Dropout is the identity at inference). When the model is a character
 language model (its output is ``(1, T, len(vocab))``), it also gives the next-character
-probabilities (``softmax(model.predict(ids))``, the numbers hover shows) and samples text.
+probabilities that hover shows: ``softmax(model.predict(ids))``, computed by the layers after the
+last recurrent one from the states already traced, without a second forward (the tests compare
+them with ``model.predict``), and samples text.
 Anything else gets :attr:`CellReader.reason`, a sentence saying why the cells cannot be shown.
 
 >>> import numpy as np, rnnkit
@@ -137,15 +139,17 @@ class CellReader:
                                  "longer has one row per character")
         r.probs = r.top_ids = r.top_probs = None
         if self.is_lm:
-            r.probs = self.next_probs(ids)                            # (T, V)
+            y = x                                                     # the last layer's h
+            for layer in self.after:                                  # (no second forward)
+                if not isinstance(layer, Dropout):
+                    y = layer.forward(y, training=False)
+            r.probs = self._probs(np.asarray(y, np.float64)[0])       # (T, V)
             order = np.argsort(-r.probs, axis=-1, kind="stable")[:, :5]
             r.top_ids = order
             r.top_probs = np.take_along_axis(r.probs, order, axis=-1)
         return r
 
-    def next_probs(self, ids):
-        """softmax(model.predict(ids)) for one sequence: (T, V) float64 probabilities."""
-        out = np.asarray(self.model.predict(np.asarray(ids)[None], verbose=0), np.float64)[0]
+    def _probs(self, out):
         if getattr(getattr(self.stack[-1], "activation", None), "name", None) == "softmax":
             return out
         return _softmax(out)
