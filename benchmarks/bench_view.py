@@ -55,6 +55,7 @@ def main(argv=None):
     p.add_argument("--units", type=int, default=512)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--chromium", default="/usr/bin/chromium")
+    p.add_argument("--no-browser", action="store_true", help="server timings only")
     a = p.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="rnnkit-view-bench-")
     text = build_run(folder, a.chars, a.units, a.layers)
@@ -69,11 +70,18 @@ def main(argv=None):
         tid = app.read(0, text)["text_id"]
         print(f"server: read the text (forward + every gate of every layer) "
               f"{time.perf_counter() - t:.2f} s{' (first, compiling)' if k == 0 else ''}")
+    model, ids = app.runs[0].model, app.runs[0].vocab.encode(text)[None]
+    t = time.perf_counter()
+    model.predict(ids, verbose=0)
+    print(f"server: model.predict alone (the model's own forward: the floor) "
+          f"{time.perf_counter() - t:.2f} s")
     t = time.perf_counter()
     ans = json.dumps(app.unit(tid, a.layers - 1, "c", 7))
     print(f"server: one unit {time.perf_counter() - t:.4f} s, {len(ans) / 1000:.0f} kB of JSON")
 
     try:
+        if a.no_browser:
+            return 0
         from playwright.sync_api import sync_playwright
     except ImportError:
         print("playwright is not installed: no browser timings")
