@@ -188,6 +188,24 @@ def test_app_answers_and_bad_requests(tmp_path):
     assert len(g["values"]) > 0
 
 
+def test_a_model_saved_during_the_run_is_read_again(tmp_path):
+    model, _ = make_run(str(tmp_path / "q"))
+    app = ViewApp([str(tmp_path / "q")])
+    tid = app.read(0, QUOTE_TEXT)["text_id"]
+    before = app.unit(tid, 0, "h", 0)["values"]
+    stamp = app.runs_info()["runs"][0]["model_stamp"]
+    weights = model.get_weights()
+    weights[2] = weights[2] * 0.5                           # the recurrent kernel changes
+    model.set_weights(weights)
+    model.save(str(tmp_path / "q" / "model.rnnkit"))
+    os.utime(tmp_path / "q" / "model.rnnkit", ns=(1, 10**18))  # a different stamp, surely
+    assert app.runs_info()["runs"][0]["model_stamp"] != stamp
+    with pytest.raises(ViewError, match="read it again"):      # the old reading is dropped
+        app.unit(tid, 0, "h", 0)
+    tid = app.read(0, QUOTE_TEXT)["text_id"]
+    assert app.unit(tid, 0, "h", 0)["values"] != before
+
+
 # ---- the server -----------------------------------------------------------------------------
 def test_server_serves_only_the_run_and_binds_to_localhost(tmp_path, capsys):
     make_run(str(tmp_path / "q"))

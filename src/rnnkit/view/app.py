@@ -75,6 +75,11 @@ class ViewApp:
     def runs_info(self):
         errors = iter(self.errors)
         out = []
+        with self._lock:                       # a model saved since: read it again
+            for k, r in enumerate(self.runs):
+                if r is not None and r.reload_if_changed():
+                    for key in [key for key, (run, _) in self._texts.items() if run == k]:
+                        del self._texts[key]
         for r in self.runs:
             if r is None:
                 folder, msg = next(errors)

@@ -116,7 +116,25 @@ class Run:
         self.model_error = self.cells_reason = None
         self._load_model()
 
+    def _model_stamp(self):
+        path = _model_path(self.folder)
+        try:
+            return os.stat(path).st_mtime_ns if path else None
+        except OSError:
+            return None
+
+    def reload_if_changed(self):
+        """Load the model again if its file changed (a run saving its best model as it
+        trains); returns whether it did."""
+        if self._model_stamp() == self.model_stamp:
+            return False
+        self.model = self.vocab = self.reader = None
+        self.model_error = self.cells_reason = None
+        self._load_model()
+        return True
+
     def _load_model(self):
+        self.model_stamp = self._model_stamp()
         path = _model_path(self.folder)
         if path is None:
             self.model_error = (f"{self.folder}: no model file ({MODEL}), so hidden cells cannot "
@@ -165,7 +183,8 @@ class Run:
         """A JSON-able summary for the page (re-reads the log)."""
         d = {"name": self.name, "folder": self.folder, "signature": signature(self.folder),
              **read_curves(self.folder), "model_error": self.model_error,
-             "cells_reason": self.cells_reason, "layers": [], "is_lm": False}
+             "cells_reason": self.cells_reason, "layers": [], "is_lm": False,
+             "model_stamp": str(self.model_stamp)}
         if self.reader is not None:
             d.update(layers=self.reader.layers(), is_lm=self.reader.is_lm,
                      default_text=self.default_text(),

@@ -236,7 +236,19 @@ function renderTraining(info) {
 async function poll() {
   try {
     const info = await api("GET", "/api/runs", S.signature ? { since: S.signature } : null);
-    if (!info.unchanged) renderTraining(info);
+    if (!info.unchanged) {
+      const before = (S.runs[S.run] || {}).model_stamp;
+      renderTraining(info);
+      const run = S.runs[S.run] || {};
+      if (BOOT.mode === "served" && run.model_stamp !== before) {   // a newer model was saved
+        message(`${run.name}: the model file changed; the text was read again with the new one`,
+                "info", "model");
+        const keep = $("text-input").value;
+        setupCells();
+        $("text-input").value = keep;
+        if (!$("cells-ui").hidden) await readText();
+      }
+    }
     $("live").textContent = "live";
   } catch (e) {
     $("live").textContent = "server not answering";
