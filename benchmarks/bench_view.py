@@ -4,7 +4,8 @@ A 2-layer LSTM(512) character model (random weights, float32) reads a 20,000-cha
 (the Python standard library's source); measured, in the page opened in headless Chromium:
 
     read    click "Read this text" -> every character coloured (the model reads the text on
-            the server: layer.forward + all gates; the page builds 20,000 spans; one unit sent)
+            the server: layer.forward of each layer, the next-character probabilities; the page
+            builds 20,000 spans; one unit of h sent; gates are computed when first asked for)
     switch  choose another unit -> recoloured (one unit: 80 kB of float32 sent)
     hover   hover a character -> the five likeliest next characters shown
 
@@ -68,8 +69,16 @@ def main(argv=None):
         t = time.perf_counter()
         app._texts.clear()
         tid = app.read(0, text)["text_id"]
-        print(f"server: read the text (forward + every gate of every layer) "
+        print(f"server: read the text (every layer's h, the next-character probabilities) "
               f"{time.perf_counter() - t:.2f} s{' (first, compiling)' if k == 0 else ''}")
+    t = time.perf_counter()
+    app.unit(tid, a.layers - 1, "c", 0)
+    print(f"server: first gate of the last layer (computes its gates and c) "
+          f"{time.perf_counter() - t:.2f} s")
+    t = time.perf_counter()
+    app.rank(tid, "quotes")
+    print(f"server: find cells (every gate of every layer, then the ranking) "
+          f"{time.perf_counter() - t:.2f} s")
     model, ids = app.runs[0].model, app.runs[0].vocab.encode(text)[None]
     t = time.perf_counter()
     model.predict(ids, verbose=0)

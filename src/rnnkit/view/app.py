@@ -124,8 +124,7 @@ class ViewApp:
                        f"model's vocabulary and are read as [UNK]: {listed}"
                        f"{f' and {more} more' if more > 0 else ''}")
         return {"text_id": key, "length": len(text), "warning": warning,
-                "layers": r.reader.layers(), "is_lm": r.reader.is_lm,
-                "rebuild_errors": reading.rebuild_errors}
+                "layers": r.reader.layers(), "is_lm": r.reader.is_lm}
 
     def _reading(self, text_id):
         with self._lock:

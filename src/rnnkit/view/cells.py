@@ -14,7 +14,8 @@ colours the text by::
 
 Two ways to the same numbers:
 
-* :func:`trace_layer` (what the page uses): ``h`` comes from ``layer.forward`` (the layer's own
+* :func:`trace_layer` (what the page uses, through :class:`LazyTrace`, which computes the
+  gates of a layer only when one of them is first asked for): ``h`` comes from ``layer.forward`` (the layer's own
   kernels, fast or reference); the gate pre-activations of all steps are then one product
   ``[x, h_{t-1}] @ [W_ih; U]`` outside any loop (teacher forcing with the layer's own h), and
   ``c_t`` one elementwise loop. ``h_t`` rebuilt from the gates must equal ``layer.forward``'s:
@@ -25,6 +26,8 @@ Two ways to the same numbers:
 tests/test_view_cells.py checks both against ``layer.forward`` (float64, to 1e-12) and against
 each other, for LSTM, GRU (both reset modes) and SimpleRNN, with both kernel sets.
 """
+
+import collections.abc
 
 import numpy as np
 
@@ -54,7 +57,7 @@ def _weights(layer):
     return W_ih, U, b, b_hh
 
 
-def _layer_forward(layer, x):
+def forward_h(layer, x):
     """``layer.forward`` on one sequence ``x (T, I)`` with every step's h: (T, H)."""
     saved = layer.return_sequences, layer.return_state
     layer.return_sequences, layer.return_state = True, False
@@ -84,8 +87,14 @@ def trace_layer(layer, x):
         raise ValueError(f"{layer.name}: go_backwards=True layers read the text backwards; "
                          "their cells are not shown")
     x = np.asarray(x, dtype=layer.kernel.value.dtype)
+    return gate_trace(layer, x, forward_h(layer, x))
+
+
+def gate_trace(layer, x, h):
+    """The rest of :func:`trace_layer` once ``h (T, H) = layer.forward(x)`` is known: every
+    gate (one product for all steps) and c; returns (``{kind: (T, H)}``, max_rebuild_error)."""
+    cell = cell_of(layer)
     T, H = x.shape[0], layer.units
-    h = _layer_forward(layer, x)                                      # (T, H)
     h_prev = np.concatenate([np.zeros((1, H), h.dtype), h[:-1]])      # (T, H)
     W_ih, U, b, b_hh = _weights(layer)
     act = layer.activation
@@ -126,6 +135,41 @@ def trace_layer(layer, x):
         out = {"h": h, "z": z, "r": r, "hh": hh}
     err = float(np.max(np.abs(rebuilt - h))) if T else 0.0
     return {k: np.ascontiguousarray(v) for k, v in out.items()}, err
+
+
+class LazyTrace(collections.abc.Mapping):
+    """``{kind: (T, H)}`` of one layer over one text: ``h`` (from ``layer.forward``) at once,
+    the gates and c (:func:`gate_trace`) the first time one of them is asked for."""
+
+    def __init__(self, layer, x, h):
+        self._layer, self._x, self._h, self._full = layer, x, h, None
+        self._kinds = KINDS[cell_of(layer)]
+        self._rebuild_error = None
+
+    def _gates(self):
+        if self._full is None:
+            self._full, self._rebuild_error = gate_trace(self._layer, self._x, self._h)
+            self._x = None
+        return self._full
+
+    @property
+    def rebuild_error(self):
+        """max |h rebuilt from the gates - layer.forward's h| (computes the gates)."""
+        self._gates()
+        return self._rebuild_error
+
+    def __getitem__(self, kind):
+        if kind == "h":
+            return self._h
+        if kind not in self._kinds:
+            raise KeyError(kind)
+        return self._gates()[kind]
+
+    def __iter__(self):
+        return iter(self._kinds)
+
+    def __len__(self):
+        return len(self._kinds)
 
 
 def zero_state(layer):

@@ -29,7 +29,7 @@ from ..layers.embedding import Embedding
 from ..layers.input_layer import InputLayer
 from ..layers.recurrent import Recurrent
 from ..random import make_rng
-from .cells import KINDS, cell_of, step_layer, trace_layer, zero_state
+from .cells import KINDS, LazyTrace, forward_h, cell_of, step_layer, zero_state
 
 MAX_CHARS = 200_000          # longest text read at once
 
@@ -38,9 +38,15 @@ class Reading:
     """What a model computed over one text (see :meth:`CellReader.read`).
 
     Attributes: ``text``, ``ids`` (T,), ``oov`` (``{char: count}`` read as [UNK]), ``traces``
-    (one ``{kind: (T, H)}`` per recurrent layer), ``rebuild_errors`` (per layer), ``probs``
-    ((T, V) next-token probabilities or None), ``top_ids`` / ``top_probs`` ((T, 5) or None).
+    (one ``{kind: (T, H)}`` mapping per recurrent layer, :class:`~rnnkit.view.cells.LazyTrace`),
+    ``probs`` ((T, V) next-token probabilities or None), ``top_ids`` / ``top_probs`` ((T, 5) or
+    None).
     """
+
+    @property
+    def rebuild_errors(self):
+        """Per layer, max |h rebuilt from the gates - layer.forward's h| (computes the gates)."""
+        return [t.rebuild_error for t in self.traces]
 
 
 def _softmax(logits):
@@ -122,16 +128,16 @@ class CellReader:
             raise ValueError(self.reason)
         ids, oov = self.encode(text)
         r = Reading()
-        r.text, r.ids, r.oov, r.traces, r.rebuild_errors = text, ids, oov, [], []
+        r.text, r.ids, r.oov, r.traces = text, ids, oov, []
         x = ids[None]                                                 # (1, T)
         for layer in self.before:
             if isinstance(layer, Dropout):
                 continue                                              # identity at inference
             if isinstance(layer, Recurrent):
-                trace, err = trace_layer(layer, x[0])
-                r.traces.append(trace)
-                r.rebuild_errors.append(err)
-                x = trace["h"][None]                                  # (1, T, H)
+                x_in = np.asarray(x[0], dtype=layer.kernel.value.dtype)
+                h = forward_h(layer, x_in)                       # (T, H)
+                r.traces.append(LazyTrace(layer, x_in, h))            # gates when asked for
+                x = h[None]                                           # (1, T, H)
             else:
                 x = layer.forward(x, training=False)
             if np.ndim(x) != 3 or x.shape[1] != len(ids):
