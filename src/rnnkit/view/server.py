@@ -48,7 +48,7 @@ def page_html(boot):
         with open(os.path.join(STATIC, name), encoding="utf-8") as f:
             return f.read()
     return (read("page.html").replace("/*STYLE*/", read("page.css"))
-            .replace("/*SCRIPT*/", read("page.js"))
+            .replace("/*SCRIPT*/", "\n".join(read(n) for n in ("charts.js", "exported.js", "page.js")))
             .replace("/*BOOT*/", _script_json(boot)))
 
 
