@@ -31,6 +31,7 @@ import collections.abc
 
 import numpy as np
 
+from ..kernels import dispatch
 from ..layers.gru import GRU
 from ..layers.lstm import LSTM
 from ..layers.simple_rnn import SimpleRNN
@@ -109,13 +110,7 @@ def gate_trace(layer, x, h):
         z = xw + h_prev @ U                                           # (T, 4H)
         i, f = sig(z[:, :H]), sig(z[:, H:2 * H])
         g, o = act(z[:, 2 * H:3 * H]), sig(z[:, 3 * H:])
-        ig = i * g
-        c = np.empty_like(ig)                                         # (T, H)
-        c_prev = np.zeros(H, ig.dtype)
-        for t in range(T):                                            # c_t = f c_{t-1} + i g
-            np.multiply(f[t], c_prev, out=c[t])
-            c[t] += ig[t]
-            c_prev = c[t]
+        c = cell_states(f, i * g)                                     # (T, H)
         rebuilt = o * act(c)
         out = {"h": h, "c": c, "i": i, "f": f, "g": g, "o": o}
     else:
@@ -135,6 +130,44 @@ def gate_trace(layer, x, h):
         out = {"h": h, "z": z, "r": r, "hh": hh}
     err = float(np.max(np.abs(rebuilt - h))) if T else 0.0
     return {k: np.ascontiguousarray(v) for k, v in out.items()}, err
+
+
+def _cell_states_loop(f, ig):
+    """The reference: ``c_t = f_t * c_{t-1} + ig_t`` from ``c_0 = 0``, one row per step."""
+    c = np.empty_like(ig)                                             # (T, H)
+    c_prev = np.zeros(ig.shape[1], ig.dtype)
+    for t in range(ig.shape[0]):
+        np.multiply(f[t], c_prev, out=c[t])
+        c[t] += ig[t]
+        c_prev = c[t]
+    return c
+
+
+def _cell_states_scalar(f, ig, c):
+    T, H = ig.shape
+    for j in range(H):
+        c_prev = 0.0
+        for t in range(T):
+            c_prev = f[t, j] * c_prev + ig[t, j]
+            c[t, j] = c_prev
+
+
+_compiled = []
+
+
+def cell_states(f, ig):
+    """``c_t = f_t * c_{t-1} + ig_t`` for all t (T, H): compiled with numba when the fast
+    kernels are on (:func:`rnnkit.kernels.dispatch.mode`), else the NumPy loop; same numbers
+    (each is one multiply and one add per entry, in the same order)."""
+    if dispatch.mode() != "reference" and dispatch.fast_available():
+        if not _compiled:
+            import numba
+            _compiled.append(numba.njit(cache=True, nogil=True)(_cell_states_scalar))
+        f, ig = np.ascontiguousarray(f), np.ascontiguousarray(ig)
+        c = np.empty_like(ig)
+        _compiled[0](f, ig, c)
+        return c
+    return _cell_states_loop(f, ig)
 
 
 class LazyTrace(collections.abc.Mapping):

@@ -150,8 +150,11 @@ class CellReader:
                 if not isinstance(layer, Dropout):
                     y = layer.forward(y, training=False)
             r.probs = self._probs(np.asarray(y, np.float64)[0])       # (T, V)
-            order = np.argsort(-r.probs, axis=-1, kind="stable")[:, :5]
-            r.top_ids = order
+            k = min(5, r.probs.shape[1])
+            part = np.argpartition(-r.probs, k - 1, axis=-1)[:, :k]   # the k likeliest, unsorted
+            vals = np.take_along_axis(r.probs, part, axis=-1)
+            order = np.take_along_axis(part, np.lexsort((part, -vals)), axis=-1)
+            r.top_ids = order                                         # most likely first
             r.top_probs = np.take_along_axis(r.probs, order, axis=-1)
         return r
 

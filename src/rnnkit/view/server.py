@@ -47,9 +47,9 @@ def page_html(boot):
     def read(name):
         with open(os.path.join(STATIC, name), encoding="utf-8") as f:
             return f.read()
+    script = "\n".join(read(n) for n in ("charts.js", "exported.js", "page.js"))
     return (read("page.html").replace("/*STYLE*/", read("page.css"))
-            .replace("/*SCRIPT*/", "\n".join(read(n) for n in ("charts.js", "exported.js", "page.js")))
-            .replace("/*BOOT*/", _script_json(boot)))
+            .replace("/*SCRIPT*/", script).replace("/*BOOT*/", _script_json(boot)))
 
 
 def export_page(folders, path):
