@@ -196,8 +196,10 @@ async function readText() {
   const text = $("text-input").value, view = $("text-view");
   clearMessages("cells");
   view.dataset.state = "reading";
+  const ticket = (S.readTicket = (S.readTicket || 0) + 1);
   try {
     const r = await api("POST", "/api/read", { run: S.run, text });
+    if (ticket !== S.readTicket) return;                 // a newer text was sent meanwhile
     S.textId = r.text_id; S.nextCache = {};
     if (r.warning) message(r.warning, "warning", "cells");
     const frag = document.createDocumentFragment();
@@ -220,11 +222,12 @@ async function readText() {
 }
 async function loadUnit() {
   if (!S.textId) return;
-  const view = $("text-view"), q = sel();
+  const view = $("text-view"), q = sel(), ticket = (S.unitTicket = (S.unitTicket || 0) + 1);
   clearMessages("unit");
   view.dataset.state = "loading";
   try {
     const r = await api("GET", "/api/unit", { text_id: S.textId, ...q });
+    if (ticket !== S.unitTicket) return;                 // a newer choice was made meanwhile
     const v = r.values instanceof Float32Array ? r.values : decodeF32(r.values);
     let mx = 0;
     for (const x of v) mx = Math.max(mx, Math.abs(x));
@@ -241,6 +244,7 @@ async function loadUnit() {
       ` layer ${q.layer} ${q.kind} unit ${q.unit}: min ${fmt(Math.min(...v))}, max ${fmt(mx && Math.max(...v))}`));
     document.querySelectorAll("#unit-list .current").forEach((b) => b.classList.remove("current"));
   } catch (e) {
+    if (ticket !== S.unitTicket) return;
     view.dataset.state = "error";
     message(e.message, "error", "unit");
   }
