@@ -15,7 +15,7 @@ DATA_WHEELS := janggu==0.10.2 sktime==1.2.0
 TEST_DATA   := $(CURDIR)/$(VENV)/rnnkit-data
 USER_DATA   := $(or $(RNNKIT_DATA),$(HOME)/.cache/rnnkit)
 
-.PHONY: test demo bench data clean docs gallery
+.PHONY: test demo bench data clean docs gallery browser
 
 $(VENV)/.installed-test: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,18 @@ $(VENV)/.installed-demo: pyproject.toml
 	$(PIP) install -q -e '.[demo]'
 	touch $@
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test browser
 	$(TEST_ENV) RNNKIT_DATA=$(TEST_DATA) $(PY) -m pytest -n $(JOBS) tests
+
+# rnnkit view's browser tests (tests/test_view_browser.py) drive Debian's chromium through
+# Playwright (never `playwright install`). Installed with apt-get when missing and apt is usable
+# (root, or sudo without a password); otherwise those tests skip with a one-line reason.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then echo "browser: no apt-get here; the browser tests will skip"; \
+	else SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	  ( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null ) \
+	  || echo "browser: apt-get could not install chromium; the browser tests will skip"; fi
 
 # ~2 minutes: trains a character-level LSTM on the Python stdlib, writes runs/demo/.
 # Options pass through ARGS, e.g. `make demo ARGS="--quick"` or ARGS="--minutes 5".

@@ -6,6 +6,7 @@
     rnnkit summary FILE
     rnnkit bench [...]
     rnnkit examples [list | run NAME [ARGS...] | gallery [--no-run]]
+    rnnkit view DIR [DIR2...] [--port N] [--host H] [--export FILE]
 
 Each subcommand is two functions: ``_add_<name>(subparsers)`` declares its arguments and sets
 ``run=_run_<name>``, and ``_run_<name>(args)`` does the work and returns an exit status. Adding
@@ -63,8 +64,9 @@ def _run_demo(args):
 from .text import COMMANDS as _TEXT_COMMANDS  # noqa: E402  (train-text, generate, summary)
 from .bench import COMMANDS as _BENCH_COMMANDS  # noqa: E402  (bench)
 from .examples import COMMANDS as _EXAMPLES_COMMANDS  # noqa: E402  (examples)
+from .view import COMMANDS as _VIEW_COMMANDS  # noqa: E402  (view)
 
-COMMANDS = [_add_demo, *_TEXT_COMMANDS, *_BENCH_COMMANDS, *_EXAMPLES_COMMANDS]
+COMMANDS = [_add_demo, *_TEXT_COMMANDS, *_BENCH_COMMANDS, *_EXAMPLES_COMMANDS, *_VIEW_COMMANDS]
 
 
 # ---- entry point ---------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ What it does, top to bottom:
     3. train Embedding -> LSTM -> Dense with a progress bar and a validation loss per epoch, as
        many epochs as fit into the time budget (measured on two batches before training);
     4. generate text from a prime at two temperatures, streamed as it is sampled;
-    5. save the model, the vocabulary and a plot of the loss curves into ``runs/demo/``, reload
+    5. save the model, the vocabulary, a plot of the loss curves and the run's log (``log.jsonl``,
+       for ``rnnkit view runs/demo``) into ``runs/demo/``, reload
        the model and check it predicts the same numbers;
     6. report the validation loss in nats and bits per character, and the time taken.
 """
@@ -28,7 +29,7 @@ from ..generation import stream_text
 from ..io.saving import load_model
 from ..layers import LSTM, Dense, Embedding, clear_session
 from ..models import Sequential
-from ..training.callbacks import Callback, History
+from ..training.callbacks import Callback, History, RunLog
 
 
 @dataclasses.dataclass
@@ -219,11 +220,12 @@ def run_demo(out="runs/demo", quick=False, minutes=None, seed=0):
     budget = _TimeBudget(cfg.minutes * 60 if probe else float("inf"), epochs, cfg.max_epochs,
                          len(train[0]), cfg.batch_size)
     recorder = History()
+    runlog = RunLog(os.path.join(out, "log.jsonl"), fresh=True)     # for `rnnkit view DIR`
     t0 = time.perf_counter()
     done = 0
     while True:          # one fit, or a few when the re-estimate after an epoch raises the count
         model.fit(*train, batch_size=cfg.batch_size, epochs=budget.planned, initial_epoch=done,
-                  validation_data=val, callbacks=[budget, recorder], shuffle=True,
+                  validation_data=val, callbacks=[budget, recorder, runlog], shuffle=True,
                   seed=seed + done, verbose=1)
         done = len(recorder.history["loss"])
         if budget.finished or done >= budget.planned:
@@ -249,6 +251,8 @@ def run_demo(out="runs/demo", quick=False, minutes=None, seed=0):
             sys.stdout.write(ch)
             sys.stdout.flush()
         samples[temperature] = "".join(chars)
+        runlog.record("sample", epoch=done, prime=cfg.prime, text=samples[temperature],
+                      temperature=temperature)
         print()
 
     print(f"\n== 5. Files in {out}/")
@@ -256,12 +260,15 @@ def run_demo(out="runs/demo", quick=False, minutes=None, seed=0):
     vocab_path = os.path.join(out, "vocab.json")
     model.save(model_path)
     vocab.save(vocab_path)
+    with open(os.path.join(out, "heldout.txt"), "w", encoding="utf-8") as f:
+        f.write(text[int(len(text) * (1.0 - cfg.val_fraction)):][:2000])   # for rnnkit view
     plot_path = _plot(history, budget.batch_losses, steps, os.path.join(out, "loss.png"))
     reloaded = load_model(model_path)
     probe_x = val[0][:4]
     same = np.array_equal(reloaded.predict(probe_x, verbose=0), model.predict(probe_x, verbose=0))
     for path, what in ((model_path, "model (architecture, weights, optimizer state)"),
-                       (vocab_path, "vocabulary (JSON)"), (plot_path, "loss curves")):
+                       (vocab_path, "vocabulary (JSON)"), (plot_path, "loss curves"),
+                       (runlog.path, "training log (JSON lines; rnnkit view " + out + ")")):
         if path:
             print(f"{path:<28} {os.path.getsize(path):>10,} bytes  {what}")
     print(f"reloaded with rnnkit.load_model: predictions {'identical' if same else 'DIFFERENT'}")

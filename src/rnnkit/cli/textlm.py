@@ -19,6 +19,10 @@ plain *inference* model (any batch, any length) that samples text after each epo
     state.json       a readable copy of the settings, the epoch reached, the best validation
                      loss and the history (written after each checkpoint; --resume reads only
                      last.rnnkit)
+    heldout.txt      the first 2,000 characters of the validation text
+    log.jsonl        per-batch loss, learning rate and gradient norms before/after clipping,
+                     per-epoch losses and the samples, as JSON lines
+                     (rnnkit.training.callbacks.RunLog; what ``rnnkit view DIR`` draws)
 
 A run killed at any moment and continued with ``--resume`` ends with exactly the weights of a
 run never interrupted (tests/test_cli_text_resume.py kills one with SIGKILL).
@@ -40,6 +44,7 @@ from ..models import Sequential
 from ..random import set_random_seed
 from ..training import losses, optimizers
 from ..training.callbacks.backup import BackupAndRestore, read_checkpoint_state
+from ..training.callbacks.runlog import RunLog
 from ..training.tbptt import ResetStatesOnEpochBegin, stream_windows
 
 CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN,
@@ -166,6 +171,8 @@ class _TextRun(BackupAndRestore):
         sample = generate_text(run.infer, run.vocab, run.prime, run.cfg.sample_length,
                                temperature=run.cfg.temperature, seed=epoch)
         self.print("  sample: " + (run.prime + sample).replace("\n", "\n          "))
+        run.log.record("sample", epoch=epoch + 1, prime=run.prime, text=sample,
+                       temperature=run.cfg.temperature)
 
 
 def _check_state(path, state):
@@ -265,6 +272,9 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
     vx, vy = stream_windows(ids[cut:], cfg.batch_size, min(cfg.seq_len, (len(ids) - cut) //
                                                             (cfg.batch_size + 1) or 1))
     run.prime = text[cut:cut + 40].split("\n")[0][:40] or text[:1]
+    if text:                                    # the page's default text (rnnkit view)
+        with open(os.path.join(out, "heldout.txt"), "w", encoding="utf-8") as f:
+            f.write(text[cut:cut + 2000])          # held out: one char per id
 
     # data parallel: each rank runs its own streams r, r + N, ... (the batch size is not fixed)
     model = build_model(cfg, len(run.vocab), stateful=True,
@@ -281,7 +291,9 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
     # the checkpoint (if any) is restored by _TextRun at on_train_begin; fit then starts after
     # its epoch. Stateful layers start every epoch from zeros, so epoch checkpoints suffice.
     report = _TextRun(run, print_fn)
+    # after the checkpoint: an epoch line is in log.jsonl only once its epoch is safe on disk
+    run.log = RunLog(os.path.join(out, "log.jsonl"), fresh=not resume)
     model.fit(x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=False,
               validation_data=(vx, vy), verbose=verbose,
-              callbacks=[ResetStatesOnEpochBegin(), report])
+              callbacks=[ResetStatesOnEpochBegin(), report, run.log])
     return run.state

@@ -22,9 +22,10 @@ from .base import Callback, CallbackList
 from .history import CSVLogger, History
 from .monitoring import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from .nan import TerminateOnNaN
+from .runlog import RunLog
 from .schedule import LearningRateScheduler
 
 __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
-    "LearningRateScheduler", "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN",
+    "LearningRateScheduler", "ModelCheckpoint", "ReduceLROnPlateau", "RunLog", "TerminateOnNaN",
 ]
