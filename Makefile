@@ -5,9 +5,10 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 # Tests run on both cores; set JOBS=1 to run them serially.
 JOBS   ?= 2
-# One BLAS/OpenMP thread per test worker: two workers with two threads each on two cores were
-# several times slower than one thread each (measured).
-TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+# One thread per test worker, through rnnkit's thread policy (RNNKIT_NUM_THREADS; it holds
+# numpy's BLAS at one thread inside rnnkit) and torch's OpenMP: two workers with two threads
+# each on two cores were several times slower than one thread each (measured).
+TEST_ENV := RNNKIT_NUM_THREADS=1 OMP_NUM_THREADS=1
 # The DNA and activity data are read from the janggu and sktime wheels (a package download,
 # never installed). rnnkit.datasets looks for them in $RNNKIT_DATA/wheels (default
 # ~/.cache/rnnkit/wheels) and keeps its parse caches there; the tests use a folder in the venv.
@@ -65,7 +66,7 @@ bench: $(VENV)/.installed-test
 # then the README's gallery tables rewritten from their metrics.json (rnnkit/cli/gallery.py).
 # ARGS pass through, e.g. ARGS="--no-run" (only rewrite) or ARGS="--only speech,dna".
 gallery: data
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/rnnkit examples gallery $(ARGS)
+	$(VENV)/bin/rnnkit examples gallery $(ARGS)
 
 # The docs site (mkdocs.yml: the README, the floor plan, an API page per area read from the
 # docstrings) into site/, warnings as errors. `make test` builds it too (tests/test_docs_build.py).

@@ -18,12 +18,12 @@ what to install, and exit status 2; the tests skip on that status.
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Threads: rnnkit's one policy decides (rnnkit.config.set_num_threads, RNNKIT_NUM_THREADS,
+# default the usable cores); numpy's BLAS is held at one thread inside rnnkit's steps.
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -30,15 +30,13 @@ over the 12 characters picks each answer character::
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-# The per-step products here are small ((32, 128) @ (128, 512)): OpenBLAS's threads cost more
-# than they give on a 2-core machine (9x slower per epoch when the cores are busy). Must be set
-# before NumPy is imported; an explicit setting in the environment wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Threads: rnnkit's policy (rnnkit.config.set_num_threads / RNNKIT_NUM_THREADS) decides; the
+# per-step products here are small ((32, 128) @ (128, 512)) and numpy's BLAS is held at one
+# thread inside rnnkit's steps, where its own threads cost more than they give.
 
 import numpy as np  # noqa: E402
 
