@@ -110,7 +110,7 @@ def command_help(width=100):
     return "\n\n".join(f"### `{title}`\n\n```text\n{text.rstrip()}\n```" for title, text in parts)
 
 
-README_LINK = re.compile(r"\]\(docs/([^)]+\.md)\)")
+README_LINK = re.compile(r"\]\(docs/([^)]+)\)")
 
 
 def on_page_read_source(page, config):

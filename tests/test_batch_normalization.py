@@ -114,7 +114,7 @@ def test_keras_parameter_counts_and_round_trip(tmp_path):
 
 @pytest.mark.parametrize("kw, words", [
     ({"momentum": 2.0}, "momentum"), ({"epsilon": 0}, "epsilon"), ({"axis": "x"}, "axis"),
-    ({"center": "yes"}, "center"), ({"gamma_regularizer": "l2"}, "gamma_regularizer"),
+    ({"center": "yes"}, "center"), ({"gamma_regularizer": "l3"}, "unknown regularizer"),
 ])
 def test_bad_arguments(kw, words):
     with pytest.raises((ValueError, TypeError), match=words):

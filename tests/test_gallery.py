@@ -47,6 +47,8 @@ FAKE = {
                                                       largest_norm=5.7e23),
                                 with_clipping=dict(diverged_epoch=None, mse=0.0048)),
     "addition": dict(exact_match=0.9996, n_correct=4998, n_val=5000, train_seconds=510.0),
+    "custom_cell": dict(rnn=0.0016539, baseline=0.1666667, higher_is_better=False, T=30,
+                        gradient_check_error=6.33e-10, train_seconds=7.0),
 }
 
 

@@ -42,10 +42,10 @@ class LayerNormLSTM(Recurrent):
         zoneout: probability of keeping each unit of h_prev instead of the new h (0).
         cell_zoneout: the same for the cell state c (0).
         epsilon: the LayerNorm epsilon (1e-5, as haste and PyTorch).
-        activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
-            bias_initializer, unit_forget_bias, dropout, recurrent_dropout, return_sequences,
-            return_state, go_backwards, stateful, seed: as :class:`~rnnkit.layers.LSTM`
-            (``seed`` also draws the zoneout masks).
+        seed: as :class:`~rnnkit.layers.LSTM`, and also draws the zoneout masks; so are
+            activation, recurrent_activation, use_bias, kernel_initializer,
+            recurrent_initializer, bias_initializer, unit_forget_bias, dropout,
+            recurrent_dropout, return_sequences, return_state, go_backwards and stateful.
     """
 
     n_gates = 4

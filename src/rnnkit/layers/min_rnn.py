@@ -130,8 +130,8 @@ class MinLSTM(_MinRecurrent):
         unit_forget_bias: start the forget-gate bias at 1 (False: the paper's plain start).
         use_bias, kernel_initializer, bias_initializer: as Keras (kernel (I, 3H), blocks
             f, i, h).
-        scan, dropout, return_sequences, return_state, go_backwards, stateful,
-            zero_output_for_mask, seed: as :class:`MinGRU`.
+        scan, dropout, seed: as :class:`MinGRU`; so are return_sequences, return_state,
+            go_backwards, stateful and zero_output_for_mask.
     """
 
     n_gates = 3
