@@ -9,6 +9,7 @@ over batches and epochs are in :mod:`rnnkit.training.trainer`.
 
 import contextlib
 import copy
+import warnings
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .data import check_data, take, unwrap
+from .guard import NonFiniteGuard
 
 
 def _is_per_output(metrics, n_out):
@@ -40,9 +42,11 @@ class CompiledMixin:
         a list holding one list per output. With several outputs a metric is logged as
         ``"<output layer name>_<metric name>"``.
 
-        ``skip_nonfinite=True`` (an rnnkit option) guards training: a batch whose loss or any
-        gradient is NaN or infinite is not applied (weights and optimizer state stay as they
-        were) and is counted in ``model.skipped_batches``.
+        ``skip_nonfinite=True`` (an rnnkit option) guards training: a batch whose loss, any
+        gradient or the update it would make is NaN or infinite is not applied (weights and
+        optimizer state stay as after the last good batch; :mod:`rnnkit.training.guard`), is
+        counted in ``model.skipped_batches``, and ``fit`` warns once with the count and the
+        first skipped batch.
         """
         if kwargs:
             raise TypeError(f"{self.name}.compile: unexpected arguments {sorted(kwargs)}")
@@ -165,24 +169,32 @@ class CompiledMixin:
         loss, dy, preds, masks = self._loss_and_grads(ys, y_pred, sw)
         self._update_metrics(ys, preds, masks, sw)    # before the update: a failing metric
         self.backward(dy)                             # leaves the weights as they were
-        if not self._finite_step(loss):
-            self.skipped_batches += 1                 # last good weights and optimizer kept
-            return loss
-        self.optimizer.apply(self.trainable_weights)
+        if getattr(self, "_guard_loss", False) or getattr(self, "skip_nonfinite", False):
+            self._guarded_apply(loss)
+        else:
+            self.optimizer.apply(self.trainable_weights)
         return loss
 
-    def _finite_step(self, loss):
-        """False when this step must not be applied: a non-finite loss while a TerminateOnNaN
-        callback watches (``_guard_loss``), or with ``skip_nonfinite`` a non-finite loss or
-        gradient."""
-        guard_loss = getattr(self, "_guard_loss", False)
-        if not (guard_loss or getattr(self, "skip_nonfinite", False)):
-            return True
-        if not np.isfinite(loss):
-            return False
-        if getattr(self, "skip_nonfinite", False):
-            return all(np.isfinite(w.grad).all() for w in self.trainable_weights)
-        return True
+    # ---- the non-finite guard (skip_nonfinite, TerminateOnNaN): see training/guard.py ------
+    def _guarded_apply(self, loss):
+        """Apply this step only if its loss, gradients and update are all finite."""
+        guard = getattr(self, "_nonfinite_guard", None)
+        if guard is None:
+            guard = self._nonfinite_guard = NonFiniteGuard()
+        if not guard.apply(loss, self.trainable_weights, self.optimizer,
+                           position=getattr(self, "_fit_position", None)):
+            self.skipped_batches = getattr(self, "skipped_batches", 0) + 1
+
+    def _guard_begin(self):
+        """A fresh count of skipped batches for this fit."""
+        self._nonfinite_guard, self._fit_position = NonFiniteGuard(), None
+
+    def _guard_end(self, steps_run):
+        """Say once what the guard skipped during this fit (count and first batch)."""
+        guard, self._fit_position = getattr(self, "_nonfinite_guard", None), None
+        msg = None if guard is None else guard.message("fit", steps_run)
+        if msg is not None and getattr(self, "skip_nonfinite", False):  # TerminateOnNaN prints
+            warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
     def _test_step(self, xs, ys, sw):
         y_pred = self.forward(unwrap(xs), training=False)

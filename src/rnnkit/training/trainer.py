@@ -140,6 +140,8 @@ class TrainingMixin(CompiledMixin):
         # read and set by BackupAndRestore (the bit generator, not the Generator: model.save
         # saves every Generator attribute of a layer as a layer's dropout generator)
         self._fit_bit_generator, self._resume_from = rng.bit_generator, None
+        self._guard_begin()                             # counts batches skipped as non-finite
+        steps_run = 0
         cbs.on_train_begin()
         if self._resume_from is not None:               # a checkpoint was restored
             done, saved_history, rng_state = self._resume_from
@@ -159,6 +161,7 @@ class TrainingMixin(CompiledMixin):
                 for step, idx in enumerate(batches(n, batch_size, shuffle, rng)):
                     cbs.on_train_batch_begin(step)
                     bx, by, bsw = take(xs, idx), take(ys, idx), take(sw, idx)
+                    self._fit_position, steps_run = (epoch, step), steps_run + 1
                     loss = self._train_step(bx, by, bsw)
                     nb = len(bx[0])
                     seen += nb
@@ -189,6 +192,7 @@ class TrainingMixin(CompiledMixin):
             if self.stop_training:
                 break
         cbs.on_train_end(epoch_logs)
+        self._guard_end(steps_run)
         return history
 
     def _evaluate_arrays(self, xs, ys, sw, batch_size, prefix="", callbacks=None):
