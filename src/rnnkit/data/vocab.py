@@ -24,11 +24,13 @@ import re
 import numpy as np
 
 from ..errors import FileFormatError
+from ..files import open_regular
 
 PAD_TOKEN = ""          # index 0, as Keras TextVectorization
 OOV_TOKEN = "[UNK]"     # index 1
 FORMAT = "rnnkit.vocab"
 VERSION = 1
+MAX_VOCAB_FILE_BYTES = 256 * 1024 * 1024   # a vocabulary file larger than this is refused
 
 # A word is letters/digits/underscore, with inner apostrophes ("don't"); any other
 # non-space character is a token of its own (punctuation).
@@ -157,10 +159,8 @@ class _Vocab:
 
 def _read_config(path):
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise FileFormatError(f"{path}: is a directory, expected a vocabulary file")
-    with open(path, "rb") as f:
-        raw = f.read()
+    with open_regular(path, "vocabulary file", max_bytes=MAX_VOCAB_FILE_BYTES) as f:
+        raw = f.read(MAX_VOCAB_FILE_BYTES + 1)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -15,6 +15,7 @@ import tempfile
 import numpy as np
 
 from ..errors import FileFormatError
+from ..files import file_size, open_regular
 
 MAX_HEADER_BYTES = 64 * 1024 * 1024
 _DTYPES = {"F16": np.float16, "F32": np.float32, "F64": np.float64, "I8": np.int8,
@@ -83,8 +84,8 @@ def read_header(path):
     """The parsed JSON header and the byte offset where tensor data starts; validates it all."""
     path = os.fspath(path)
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
+        with open_regular(path, "model or weights file") as f:
+            size = file_size(f)
             raw_len = f.read(8)
             if len(raw_len) < 8:
                 _fail(path, f"file is {size} bytes, shorter than the 8-byte header length")
@@ -153,7 +154,7 @@ def load(path, expected=None):
                     f"{path}: weight {name!r} has shape {tuple(header[name]['shape'])} in the "
                     f"file, the model expects {tuple(shape)}")
     tensors = {}
-    with open(path, "rb") as f:
+    with open_regular(path, "model or weights file") as f:
         for name, info in header.items():
             begin, end = info["data_offsets"]
             f.seek(start + begin)
