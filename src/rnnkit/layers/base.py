@@ -64,6 +64,18 @@ def _charge_weight_budget(layer, name, shape):
     budget[0] -= n
 
 
+def _check_float_dtype(name, dtype):
+    """A layer computes in float16, float32 or float64: int8 would zero the weights, object
+    would compute in Python objects."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name}: dtype must be float16, float32 or float64, got {dtype!r}") \
+            from None
+    if dt not in (np.float16, np.float32, np.float64):
+        raise ValueError(f"{name}: dtype must be float16, float32 or float64, got {dtype!r}")
+
+
 def clear_session():
     """Forget the layer names given so far, so that the next LSTM is called "lstm" again."""
     _name_counts.clear()
@@ -92,10 +104,13 @@ class Layer:
     """Base class of all layers. Subclasses implement ``build``, ``forward``, ``backward``."""
 
     supports_masking = False
+    any_dtype = False       # True where dtype is the data's, not the weights' (InputLayer)
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None):
         self.name = name or unique_name(_snake(type(self).__name__))
+        if dtype is not None and not self.any_dtype:
+            _check_float_dtype(self.name, dtype)
         self.trainable = trainable
         self._dtype = dtype
         self._weights = []

@@ -132,3 +132,10 @@ def leading_batch_time(layer, dy, B, T):
         if shape[:2] != (B, T):
             raise ValueError(f"{layer.name}: expected an output gradient of shape "
                              f"({B}, {T}, ...) (batch, time, ...), got {shape}")
+
+
+def booleans(layer, **flags):
+    """Refuse a flag that is not a bool: ``return_sequences="no"`` would be true."""
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{layer.name}: {name} must be True or False, got {value!r}")

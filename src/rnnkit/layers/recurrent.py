@@ -62,7 +62,10 @@ class Recurrent(Layer):
                  return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, (int, np.integer)) or units <= 0:
+        checks.booleans(self, use_bias=use_bias, return_sequences=return_sequences,
+                        return_state=return_state, go_backwards=go_backwards, stateful=stateful,
+                        unroll=unroll, zero_output_for_mask=zero_output_for_mask)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{self.name}: units must be a positive integer, got {units!r}")
         for what, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0.0 <= p < 1.0:

@@ -38,7 +38,7 @@ from ..grad_mode import inference_mode
 from ..random import make_rng
 from . import callbacks as callbacks_module
 from .compile import CompiledMixin
-from .data import batches, split_validation, take, unwrap
+from .data import batches, check_finite, split_validation, take, unwrap
 
 
 def _progress(total, desc, verbose):
@@ -124,6 +124,10 @@ class TrainingMixin(CompiledMixin):
         n = len(xs[0])
         steps = -(-n // batch_size)
         callbacks = _callback_list(callbacks, "fit")
+        if not (getattr(self, "skip_nonfinite", False) or any(
+                isinstance(cb, callbacks_module.TerminateOnNaN) for cb in callbacks)):
+            check_finite(xs, "x", "fit")               # unguarded: NaN data is an error
+            check_finite(ys, "y", "fit")
         # as Keras: a History among the callbacks is the one fit fills and returns
         history = next((cb for cb in callbacks if isinstance(cb, callbacks_module.History)),
                        None)

@@ -176,7 +176,7 @@ class Loss:
             return weighted
         if values.size == 0 or divisor == 0:
             return 0.0
-        return float(np.sum(weighted) / divisor)
+        return float(np.sum(weighted, dtype=np.float64) / divisor)   # float16 sums overflow
 
     def value_and_grad(self, y_true, y_pred, sample_weight=None, mask=None):
         """``(loss, dloss/dy_pred)``; the gradient has the shape and dtype of ``y_pred``."""
@@ -193,10 +193,10 @@ class Loss:
         # backward: dvalues = W / divisor
         if weights is None:
             dvalues = np.full(values.shape, 1.0 / divisor, dtype=values.dtype)
-            value = float(np.sum(values) / divisor)
+            value = float(np.sum(values, dtype=np.float64) / divisor)   # float16 sums overflow
         else:
             dvalues = (weights / divisor).astype(values.dtype)
-            value = float(np.sum(values * weights) / divisor)
+            value = float(np.sum(values * weights, dtype=np.float64) / divisor)
         dy_pred = self.backward(dvalues, cache)
         return value, dy_pred.reshape(y_pred.shape).astype(y_pred.dtype, copy=False)
 
