@@ -24,7 +24,7 @@ import re
 import numpy as np
 
 from ..errors import FileFormatError
-from ..files import open_regular
+from ..files import atomic_write, open_regular
 
 PAD_TOKEN = ""          # index 0, as Keras TextVectorization
 OOV_TOKEN = "[UNK]"     # index 1
@@ -132,12 +132,8 @@ class _Vocab:
 
     def save(self, path):
         """Write the vocabulary as JSON (atomically: a temporary file, then a rename)."""
-        path = os.fspath(path)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.get_config(), f, ensure_ascii=False, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
+        text = json.dumps(self.get_config(), ensure_ascii=False, indent=1) + "\n"
+        atomic_write(os.fspath(path), [text.encode("utf-8")])   # no .tmp left on a full disk
 
     @classmethod
     def _from_config(cls, cfg, where):
