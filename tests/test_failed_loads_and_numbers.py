@@ -129,3 +129,9 @@ def test_zero_length_sequences_in_fit_are_a_clear_error():
     with pytest.raises(ValueError, match="lstm: expected at least one sequence of at least one "
                                          "step, got input shape"):
         m.fit(np.ones((4, 0, 3), "float32"), np.ones((4, 1), "float32"), verbose=0)
+
+
+def test_a_weight_larger_than_the_machine_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"huge: weight 'kernel' of shape \(3, 4000000000000\) "
+                                         r"needs .* GiB, more than this machine's"):
+        layers.LSTM(10**12, name="huge").build((None, None, 3))

@@ -18,7 +18,7 @@ changes, the link stays).
 
 >>> import os, tempfile
 >>> d = tempfile.mkdtemp(); os.mkfifo(os.path.join(d, "pipe"))
->>> open_regular(os.path.join(d, "pipe"), "model file")
+>>> open_regular(os.path.join(d, "pipe"), "model file")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
     ...
 rnnkit.errors.FileFormatError: .../pipe: not a regular file (a FIFO), expected a model file

@@ -22,6 +22,7 @@ several places keeps one cache per call and puts it back before that call's back
 import contextlib
 import contextvars
 import operator
+import os
 import re
 
 import numpy as np
@@ -74,6 +75,26 @@ def _check_float_dtype(name, dtype):
             from None
     if dt not in (np.float16, np.float32, np.float64):
         raise ValueError(f"{name}: dtype must be float16, float32 or float64, got {dtype!r}")
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_fits_in_memory(layer, name, shape, dtype):
+    """A weight larger than the machine's memory is a clear ValueError, not a MemoryError."""
+    try:
+        n = int(np.prod([operator.index(d) for d in shape], dtype=object)) if len(shape) else 1
+    except TypeError:
+        return                                  # not integers: the initializer refuses them
+    need, have = n * np.dtype(dtype).itemsize, _physical_memory()
+    if have is not None and need > have:
+        raise ValueError(f"{layer.name}: weight {name!r} of shape {tuple(shape)} needs "
+                         f"{need / 2**30:.1f} GiB, more than this machine's "
+                         f"{have / 2**30:.1f} GiB of memory")
 
 
 def clear_session():
@@ -138,6 +159,7 @@ class Layer:
     def add_weight(self, name, shape, initializer="zeros", trainable=True, dtype=None):
         """Create a :class:`Weight` of ``shape`` from ``initializer`` and register it."""
         _charge_weight_budget(self, name, shape)
+        _check_fits_in_memory(self, name, shape, dtype or self.dtype)
         value = initializers.get(initializer)(tuple(shape), dtype=dtype or self.dtype)
         w = Weight(value, name, path=f"{self.name}/{name}", trainable=trainable)
         self._weights.append(w)
