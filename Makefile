@@ -80,3 +80,13 @@ docs: $(VENV)/.installed-docs
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache site
+
+# ---- issue 12: the compiled kernels' tests under numba's bounds checking ----------------------
+# NUMBA_BOUNDSCHECK=1 alone is not enough: the kernels are cache=True and numba's cache key
+# does not include the flag, so a fresh NUMBA_CACHE_DIR forces a checked compile (see
+# docs/guarantees.md). An out-of-bounds index then raises IndexError instead of corrupting memory.
+.PHONY: test-boundscheck
+test-boundscheck: $(VENV)/.installed-test
+	BC=$$(mktemp -d) && $(TEST_ENV) NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR=$$BC RNNKIT_DATA=$(TEST_DATA) \
+	  $(PY) -m pytest -q tests/test_fast_kernels.py tests/test_boundary_checks.py; rc=$$?; \
+	  rm -rf $$BC; exit $$rc

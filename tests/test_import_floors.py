@@ -15,7 +15,7 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "rnnkit"
 # Ground floor first. A package may import from its own floor and every floor below it.
 FLOORS = [
     ("ground", {"errors", "config", "activations", "initializers", "random", "grad_mode",
-                "_moved", "regularizers", "constraints"}),
+                "_moved", "regularizers", "constraints", "files"}),
     ("arrays", {"kernels", "data", "datasets"}),
     ("layers", {"layers", "ops"}),
     ("io", {"io"}),

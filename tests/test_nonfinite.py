@@ -2,6 +2,7 @@
 last good weights; compile(skip_nonfinite=True) skips such batches and trains on."""
 
 import numpy as np
+import pytest
 
 import rnnkit
 from rnnkit.callbacks import Callback, TerminateOnNaN
@@ -63,11 +64,19 @@ def test_skip_nonfinite_trains_on_and_equals_training_without_the_bad_batch():
     assert guarded.optimizer.iterations == reference.optimizer.iterations == 14
 
 
-def test_without_a_guard_a_nan_batch_is_applied_as_keras_does():
+def test_without_a_guard_nan_data_is_refused_before_training():
+    """Keras would apply the NaN batch and turn every weight into NaN (issue 12): unguarded,
+    fit refuses the data at once, naming the first bad sample, and changes nothing."""
     x, y = _data()
     model = _model()
-    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    assert not all(np.isfinite(w).all() for w in model.get_weights())
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"fit: x holds NaN or inf \(first in sample 26"):
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    y[5, 0] = np.inf
+    with pytest.raises(ValueError, match=r"fit: y holds NaN or inf \(first in sample 5"):
+        model.fit(np.nan_to_num(x), y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_skip_nonfinite_survives_save_and_load(tmp_path):

@@ -93,6 +93,12 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"rnnkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as e:                   # one line, as any user error (issue 12)
+        if os.environ.get("RNNKIT_DEBUG"):
+            raise
+        print(f"rnnkit {args.command}: error: out of memory{': ' + str(e) if str(e) else ''}; "
+              f"try smaller settings", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     rnnkit train-text FILE... [--builtin stdlib] [--cell lstm|gru|rnn|mingru|minlstm|lnlstm]
                       [--block plain|residual] [--units N] [--layers N]
                       [--seq-len N] [--batch-size N] [--epochs N] [--dropout P] [--clipnorm X]
-                      [--out DIR] [--resume]
+                      [--out DIR] [--resume] [--overwrite]
     rnnkit generate DIR [--prime TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P]
                     [--seed S]
     rnnkit summary FILE
@@ -62,6 +62,9 @@ def _add_train_text(subparsers):
     p.add_argument("--resume", action="store_true",
                    help="continue the run saved in DIR from its last checkpoint (same text, "
                         "same settings): the result equals a run never interrupted")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in DIR (without it, a DIR holding another run "
+                        "is refused)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_data_parallel(_run_train_text))
 
@@ -107,7 +110,8 @@ def _run_train_text(args):
         text = (text + "\n" if text else "") + stdlib_corpus()
     if args.resume:
         cfg = TextLMConfig(epochs=args.epochs)   # the rest comes from DIR/last.rnnkit
-    state = train_text(text, args.out, cfg, resume=args.resume, verbose=0 if args.quiet else 1)
+    state = train_text(text, args.out, cfg, resume=args.resume, verbose=0 if args.quiet else 1,
+                       overwrite=args.overwrite)
     best = state["best_val_loss"]
     print(f"best validation loss {best:.4f} nats/char ({best / 0.6931471805599453:.3f} bits/char); "
           f"model and vocabulary in {args.out}")
@@ -138,7 +142,7 @@ def _add_generate(subparsers):
 
 
 def _run_generate(args):
-    from ..data.vocab import load_vocab
+    from ..data.vocab import CharVocab, load_vocab
     from ..generation import stream_text
     from ..io.saving import load_model
 
@@ -146,6 +150,9 @@ def _run_generate(args):
         raise FileNotFoundError(f"{args.dir}: no such run directory")
     model = load_model(os.path.join(args.dir, "model.rnnkit"))
     vocab = load_vocab(os.path.join(args.dir, "vocab.json"))
+    if not isinstance(vocab, CharVocab):
+        raise ValueError(f"{args.dir}/vocab.json: a {type(vocab).__name__}; rnnkit generate runs "
+                         f"the character models of train-text and demo, which need a CharVocab")
     if args.length < 0:
         raise ValueError(f"--length must be >= 0, got {args.length}")
     out = sys.stdout

@@ -31,8 +31,10 @@ The validation loss is in nats per character; divided by ln 2 it is bits per cha
 """
 
 import dataclasses
+import hashlib
 import json
 import math
+import numbers
 import os
 import time
 
@@ -40,6 +42,7 @@ from .. import distributed, layers
 from ..data import CharVocab
 from ..generation import generate_text
 from ..errors import FileFormatError
+from ..files import open_regular
 from ..models import Sequential
 from ..random import set_random_seed
 from ..training import losses, optimizers
@@ -51,6 +54,17 @@ CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN,
          "mingru": layers.MinGRU, "minlstm": layers.MinLSTM, "lnlstm": layers.LayerNormLSTM}
 BLOCKS = ("plain", "residual")
 CHECKPOINT = "last.rnnkit"
+RUN_FILES = ("model.rnnkit", "vocab.json", CHECKPOINT, "state.json")   # what a run directory holds
+# Sane bounds on every setting, from the command line or read back from a checkpoint:
+# (lowest, highest); a float lower bound marks a float setting.
+LIMITS = {"units": (1, 16384), "layers": (1, 64), "embedding": (1, 16384),
+          "seq_len": (1, 100_000), "batch_size": (1, 100_000), "epochs": (1, 1_000_000),
+          "sample_length": (0, 100_000), "seed": (0, 2**63 - 1), "dropout": (0.0, 1.0),
+          "clipnorm": (0.0, 1e30), "learning_rate": (0.0, 1e6), "val_fraction": (0.0, 0.5),
+          "temperature": (0.0, 1e6)}
+MAX_VOCAB = 1_114_112              # every Unicode code point
+MAX_PARAMETERS = 1_000_000_000     # 4 GB of float32 weights, and as much again for Adam
+MAX_TEXT_BYTES = 1 << 30           # a text file larger than 1 GiB is refused
 
 
 @dataclasses.dataclass
@@ -72,18 +86,41 @@ class TextLMConfig:
     block: str = "plain"          # plain: cells stacked | residual: LN->cell->add, LN->MLP->add
 
     def check(self):
-        if self.cell not in CELLS:
+        """Every setting of the right type and within :data:`LIMITS` (a checkpoint's settings
+        pass here too, so a file cannot ask for unbounded work or memory)."""
+        if not isinstance(self.cell, str) or self.cell not in CELLS:
             raise ValueError(f"--cell must be one of {sorted(CELLS)}, got {self.cell!r}")
-        for name in ("units", "layers", "embedding", "seq_len", "batch_size", "epochs"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be positive, "
-                                 f"got {getattr(self, name)}")
+        for name, (lo, hi) in LIMITS.items():
+            v = getattr(self, name)
+            flag = f"--{name.replace('_', '-')}"
+            if isinstance(v, bool) or not isinstance(v, (numbers.Real if isinstance(lo, float)
+                                                         else numbers.Integral)):
+                raise ValueError(f"{flag} must be a number, got {v!r}")
+            if lo == 1 and v < 1:
+                raise ValueError(f"{flag} must be positive, got {v!r}")
+            if not (lo <= v <= hi) or (isinstance(v, float) and not math.isfinite(v)):
+                raise ValueError(f"{flag} must be in [{lo}, {hi}], got {v!r}")
         if self.block not in BLOCKS:
             raise ValueError(f"--block must be one of {list(BLOCKS)}, got {self.block!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
+        if self.learning_rate <= 0 or self.clipnorm <= 0:
+            raise ValueError(f"--learning-rate and --clipnorm must be positive, got "
+                             f"{self.learning_rate} and {self.clipnorm}")
+        n = self.parameter_count(MAX_VOCAB)
+        if n > MAX_PARAMETERS:
+            raise ValueError(f"--units {self.units} --layers {self.layers} --embedding "
+                             f"{self.embedding} make a model of up to {n:,} parameters, more "
+                             f"than the {MAX_PARAMETERS:,} train-text allows")
+
+    def parameter_count(self, vocab_size):
+        """The number of weights of :func:`build_model` for a vocabulary of ``vocab_size``."""
+        G = {"lstm": 4, "gru": 3, "rnn": 1}[self.cell] * self.units
+        first = G * (self.embedding + self.units + 2)            # kernel, recurrent, 2 biases
+        rest = (self.layers - 1) * G * (2 * self.units + 2)
+        return (vocab_size * self.embedding + first + rest + (self.units + 1) * vocab_size)
 
 
 def build_model(cfg, vocab_size, batch_size=None, stateful=False):
@@ -179,13 +216,27 @@ def _check_state(path, state):
     """The run state kept in a checkpoint, validated (FileFormatError if it is not one)."""
     try:
         state = dict(state)
-        TextLMConfig(**state["config"]).check()
-        if not (isinstance(state["epoch"], int) and state["epoch"] >= 0
-                and isinstance(state["history"], list)):
-            raise ValueError("bad epoch or history")
+        cfg = TextLMConfig(**state["config"])
+        cfg.check()
+        epoch, history = state["epoch"], state["history"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= cfg.epochs:
+            raise ValueError(f"bad epoch {epoch!r}")
+        if not isinstance(history, list) or len(history) > epoch or not all(
+                isinstance(h, dict) and all(isinstance(v, (int, float)) and
+                                            not isinstance(v, bool) for v in h.values())
+                for h in history):
+            raise ValueError("bad history")
         best = state["best_val_loss"]
+        if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float))
+                                 or not math.isfinite(best)):
+            raise ValueError(f"bad best_val_loss {best!r}")
         state["best_val_loss"] = float("inf") if best is None else float(best)
-    except (ValueError, TypeError, KeyError) as e:
+        text = state.get("text")
+        if text is not None and not (isinstance(text, dict) and set(text) == {"chars", "sha256"}
+                                     and isinstance(text["chars"], int)
+                                     and isinstance(text["sha256"], str)):
+            raise ValueError("bad text fingerprint")
+    except (ValueError, TypeError, KeyError, OverflowError) as e:
         raise FileFormatError(f"{path}: not a train-text checkpoint ({e})") from None
     return state
 
@@ -207,8 +258,8 @@ def read_texts(paths):
             raise FileNotFoundError(f"{path}: no such file")
         if os.path.isdir(path):
             raise ValueError(f"{path}: is a directory, expected a text file")
-        with open(path, "rb") as f:
-            raw = f.read()
+        with open_regular(path, "text file", max_bytes=MAX_TEXT_BYTES) as f:   # not /dev/zero
+            raw = f.read(MAX_TEXT_BYTES + 1)
         if b"\x00" in raw[:65536]:
             raise ValueError(f"{path}: not a text file (it contains NUL bytes)")
         try:
@@ -226,19 +277,33 @@ def checkpoint_path(out):
     return os.path.join(out, CHECKPOINT)
 
 
-def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
+def text_fingerprint(text):
+    """``{"chars", "sha256"}`` of the training text: ``--resume`` checks it is the same text."""
+    return {"chars": len(text), "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+
+def _other_run(out):
+    """The files of a run already in ``out`` (empty when there is none)."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise NotADirectoryError(f"{out}: exists and is not a directory")
+    return [name for name in RUN_FILES if os.path.lexists(os.path.join(out, name))]
+
+
+def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print, overwrite=False):
     """Train (or with ``resume`` continue) a character LM on ``text``; returns the state dict.
 
     With ``resume``, the settings come from the checkpoint (only ``cfg.epochs`` is taken from
     ``cfg``) and the run continues after its last completed epoch; the result equals that of a
-    run never interrupted. Without it, any earlier run in ``out`` is started over.
+    run never interrupted; the text must be the one the run was trained on. Without it, a
+    directory that holds another run is refused unless ``overwrite``; everything (settings,
+    text, model size) is checked before any file of ``out`` is touched, and the old run's files
+    are removed only then.
     """
     run = _Run()
     run.out, run.t0 = out, time.perf_counter()
     run.main = distributed.is_main()              # under mpiexec: only rank 0 prints, writes
     if not run.main:
         print_fn, verbose = (lambda *a, **k: None), 0
-    os.makedirs(out, exist_ok=True)
     ckpt = checkpoint_path(out)
     if resume:
         if not os.path.exists(ckpt):
@@ -251,17 +316,25 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
                                   f"does not match the checkpoint's {saved['epoch'] + 1})")
         cfg = TextLMConfig(**{**state["config"], **({"epochs": cfg.epochs} if cfg else {})})
         run.vocab = CharVocab.load(os.path.join(out, "vocab.json"))
+        if not isinstance(run.vocab, CharVocab):
+            raise FileFormatError(f"{out}: vocab.json is not a character vocabulary")
+        fp = text_fingerprint(text)
+        if state.get("text") not in (None, fp):
+            raise ValueError(f"--resume: this is not the text the run in {out} was trained on "
+                             f"({fp['chars']:,} characters, sha256 {fp['sha256'][:12]}..., "
+                             f"the run's: {state['text']['chars']:,}, "
+                             f"{state['text']['sha256'][:12]}...); give the same files, or "
+                             f"train a new run without --resume")
     else:
         cfg = cfg or TextLMConfig()
         cfg.check()
-        if os.path.exists(ckpt) and run.main:
-            os.remove(ckpt)                    # start over: BackupAndRestore must not restore it
+        present = _other_run(out)
+        if present and not overwrite:
+            raise FileExistsError(f"{out}: holds another run ({', '.join(present)}); continue "
+                                  f"it with --resume, or replace it with --overwrite")
         state = {"config": dataclasses.asdict(cfg), "epoch": 0, "best_val_loss": float("inf"),
-                 "history": []}
+                 "history": [], "text": text_fingerprint(text)}
         run.vocab = CharVocab.from_text(text)
-        if run.main:
-            run.vocab.save(os.path.join(out, "vocab.json"))
-    distributed.barrier()                      # no rank reads DIR before rank 0 has set it up
     cfg.check()
     run.cfg, run.state = cfg, state
     set_random_seed(cfg.seed)                  # on resume every generator is then restored
@@ -272,9 +345,6 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
     vx, vy = stream_windows(ids[cut:], cfg.batch_size, min(cfg.seq_len, (len(ids) - cut) //
                                                             (cfg.batch_size + 1) or 1))
     run.prime = text[cut:cut + 40].split("\n")[0][:40] or text[:1]
-    if text:                                    # the page's default text (rnnkit view)
-        with open(os.path.join(out, "heldout.txt"), "w", encoding="utf-8") as f:
-            f.write(text[cut:cut + 2000])          # held out: one char per id
 
     # data parallel: each rank runs its own streams r, r + N, ... (the batch size is not fixed)
     model = build_model(cfg, len(run.vocab), stateful=True,
@@ -282,6 +352,15 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
     _compile(model, cfg)
     run.infer = build_model(cfg, len(run.vocab))
     run.infer.set_weights(model.get_weights())
+    if not resume and run.main:                # all checked: now the directory changes
+        os.makedirs(out, exist_ok=True)
+        for name in _other_run(out):           # only with overwrite: BackupAndRestore must not
+            os.remove(os.path.join(out, name))  # restore the old checkpoint
+        run.vocab.save(os.path.join(out, "vocab.json"))
+    if text and run.main:                      # the page's default text (rnnkit view)
+        with open(os.path.join(out, "heldout.txt"), "w", encoding="utf-8") as f:
+            f.write(text[cut:cut + 2000])      # held out: one char per id
+    distributed.barrier()                      # no rank reads DIR before rank 0 has set it up
     print_fn(f"{len(text):,} characters, vocabulary of {len(run.vocab)}, "
              f"{len(x) // cfg.batch_size} windows of {cfg.seq_len} x {cfg.batch_size} streams "
              f"per epoch, {model.count_params():,} parameters")
@@ -292,8 +371,9 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print):
     # its epoch. Stateful layers start every epoch from zeros, so epoch checkpoints suffice.
     report = _TextRun(run, print_fn)
     # after the checkpoint: an epoch line is in log.jsonl only once its epoch is safe on disk
-    run.log = RunLog(os.path.join(out, "log.jsonl"), fresh=not resume)
+    # (rank 0 alone writes it under mpiexec)
+    run.log = RunLog(os.path.join(out, "log.jsonl"), fresh=not resume) if run.main else None
     model.fit(x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=False,
               validation_data=(vx, vy), verbose=verbose,
-              callbacks=[ResetStatesOnEpochBegin(), report, run.log])
+              callbacks=[ResetStatesOnEpochBegin(), report] + ([run.log] if run.log else []))
     return run.state

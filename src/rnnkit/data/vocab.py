@@ -24,11 +24,13 @@ import re
 import numpy as np
 
 from ..errors import FileFormatError
+from ..files import atomic_write, open_regular
 
 PAD_TOKEN = ""          # index 0, as Keras TextVectorization
 OOV_TOKEN = "[UNK]"     # index 1
 FORMAT = "rnnkit.vocab"
 VERSION = 1
+MAX_VOCAB_FILE_BYTES = 256 * 1024 * 1024   # a vocabulary file larger than this is refused
 
 # A word is letters/digits/underscore, with inner apostrophes ("don't"); any other
 # non-space character is a token of its own (punctuation).
@@ -130,12 +132,8 @@ class _Vocab:
 
     def save(self, path):
         """Write the vocabulary as JSON (atomically: a temporary file, then a rename)."""
-        path = os.fspath(path)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.get_config(), f, ensure_ascii=False, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
+        text = json.dumps(self.get_config(), ensure_ascii=False, indent=1) + "\n"
+        atomic_write(os.fspath(path), [text.encode("utf-8")])   # no .tmp left on a full disk
 
     @classmethod
     def _from_config(cls, cfg, where):
@@ -157,10 +155,8 @@ class _Vocab:
 
 def _read_config(path):
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise FileFormatError(f"{path}: is a directory, expected a vocabulary file")
-    with open(path, "rb") as f:
-        raw = f.read()
+    with open_regular(path, "vocabulary file", max_bytes=MAX_VOCAB_FILE_BYTES) as f:
+        raw = f.read(MAX_VOCAB_FILE_BYTES + 1)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

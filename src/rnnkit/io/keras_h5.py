@@ -44,6 +44,7 @@ import numpy as np
 
 from . import keras_layout
 from ..errors import FileFormatError
+from ..files import file_size, open_regular
 from .safetensors_format import atomic_write
 
 WEIGHTS_MEMBER = "model.weights.h5"          # the weights inside a .keras archive
@@ -76,11 +77,11 @@ def _size_limit(groups):
 # ---- bytes of the HDF5 file: from a .weights.h5 or from inside a .keras ------------------------
 def _read_file(path, limit):
     try:
-        size = os.path.getsize(path)
-        if size > limit:
-            raise FileFormatError(f"{path}: {size} bytes, more than the {limit} bytes a Keras "
-                                  f"file of this model's weights can need")
-        with open(path, "rb") as f:
+        with open_regular(path, "Keras file") as f:
+            size = file_size(f)
+            if size > limit:
+                raise FileFormatError(f"{path}: {size} bytes, more than the {limit} bytes a "
+                                      f"Keras file of this model's weights can need")
             return f.read(limit + 1)
     except FileNotFoundError:
         raise FileFormatError(f"{path}: no such file") from None

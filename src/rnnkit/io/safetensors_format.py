@@ -10,45 +10,16 @@ Writes are atomic: a temporary file in the same folder, flushed and fsynced, the
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from ..errors import FileFormatError
+from ..files import atomic_write, file_size, open_regular  # noqa: F401 (atomic_write: re-exported)
 
 MAX_HEADER_BYTES = 64 * 1024 * 1024
 _DTYPES = {"F16": np.float16, "F32": np.float32, "F64": np.float64, "I8": np.int8,
            "I16": np.int16, "I32": np.int32, "I64": np.int64, "U8": np.uint8, "BOOL": np.bool_}
 _CODES = {np.dtype(v): k for k, v in _DTYPES.items()}
-
-
-def atomic_write(path, chunks):
-    """Write the byte strings ``chunks`` to ``path`` atomically (temp file, fsync, rename)."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path}: is a directory; give the path of a file to write")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
 
 
 def save(path, tensors, metadata=None):
@@ -83,8 +54,8 @@ def read_header(path):
     """The parsed JSON header and the byte offset where tensor data starts; validates it all."""
     path = os.fspath(path)
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
+        with open_regular(path, "model or weights file") as f:
+            size = file_size(f)
             raw_len = f.read(8)
             if len(raw_len) < 8:
                 _fail(path, f"file is {size} bytes, shorter than the 8-byte header length")
@@ -153,7 +124,7 @@ def load(path, expected=None):
                     f"{path}: weight {name!r} has shape {tuple(header[name]['shape'])} in the "
                     f"file, the model expects {tuple(shape)}")
     tensors = {}
-    with open(path, "rb") as f:
+    with open_regular(path, "model or weights file") as f:
         for name, info in header.items():
             begin, end = info["data_offsets"]
             f.seek(start + begin)

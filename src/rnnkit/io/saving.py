@@ -25,6 +25,7 @@ same architecture. ``load_weights`` also takes a plain safetensors file (from
     True
 """
 
+import copy
 import functools
 import json
 import os
@@ -187,11 +188,17 @@ def restore_checkpoint(model, path, tensors, meta):
             name = k[len("optimizer/"):]
             wpath, sep, slot = name.rpartition("/")
             opt[renamed[wpath] + sep + slot if sep and wpath in renamed else name] = v
+    optimizer = getattr(model, "optimizer", None) if opt else None
+    if optimizer is not None:                  # checked on a copy before anything is assigned
+        try:
+            copy.copy(optimizer).set_state(opt)
+        except (ValueError, TypeError, KeyError, OverflowError) as e:
+            raise FileFormatError(f"{path}: bad optimizer state: {e}") from None
     model.set_weights([tensors[key] for key, _ in pairs])
     for gen, state in rng:
         gen.bit_generator.state = state
-    if opt and getattr(model, "optimizer", None) is not None:
-        model.optimizer.set_state(opt)
+    if optimizer is not None:
+        optimizer.set_state(opt)
 
 
 _DTYPE_CODES = {np.dtype("float16"): "F16", np.dtype("float32"): "F32",

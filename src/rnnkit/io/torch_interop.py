@@ -101,14 +101,23 @@ def state_dict_from_layers(layers_or_layer):
 def load_state_dict_into_layers(state_dict, layers_or_layer):
     """Set a stack of rnnkit layers' weights from a torch-named state dict (arrays or tensors).
 
-    Unbuilt layers are built from the state dict's shapes. Missing or unexpected keys and wrong
-    shapes raise ``ValueError`` before any weight is changed. Returns the layers (a list).
+    Unbuilt layers are built from the state dict's shapes. Missing or unexpected keys, wrong
+    shapes and arrays that are not floating point raise ``ValueError`` before any layer is
+    changed (an unbuilt layer's shapes are checked on a scratch copy; it is built only once
+    everything fits). Returns the layers (a list).
     """
     layers = _as_layer_list(layers_or_layer)
     state = {name: _as_numpy(v) for name, v in dict(state_dict).items()}
+    for name, v in state.items():
+        if v.dtype.kind != "f":
+            raise ValueError(f"load_state_dict_into_layers: {name} must be a floating-point "
+                             f"array, got dtype {v.dtype}")
     planned, used = [], set()
     for k, layer in enumerate(layers):
-        cells = _directions(layer)
+        probe = layer
+        if not layer.built:                    # built for real only when everything fits
+            probe = type(layer).from_config(layer.get_config())
+        cells = _directions(probe)
         per_cell = []
         for cell, suffix in zip(cells, ("", "_reverse")):
             names = [f"weight_ih_l{k}{suffix}", f"weight_hh_l{k}{suffix}"]
@@ -120,22 +129,25 @@ def load_state_dict_into_layers(state_dict, layers_or_layer):
                                  f"{', '.join(missing)}, missing from the state dict")
             used.update(names)
             per_cell.append(_FROM_TORCH[_cell_kind(cell)](*(state[n] for n in names)))
-        if not layer.built:
-            layer._maybe_build((None, None, state[f"weight_ih_l{k}"].shape[1]))
+        input_shape = (None, None, np.shape(state[f"weight_ih_l{k}"])[-1])
+        if not probe.built:
+            probe._maybe_build(input_shape)
         for cell, ws in zip(cells, per_cell):
             own = [w.shape for w in cell.weights]
             got = [np.shape(w) for w in ws]
             if own != got:
                 raise ValueError(f"load_state_dict_into_layers: {cell.name} has weight shapes "
                                  f"{own}, the state dict gives {got} (layer {k})")
-        planned.append((cells, per_cell))
+        planned.append((layer, input_shape, [[w.astype(cell.kernel.value.dtype, copy=False)
+                                              for w in ws] for cell, ws in zip(cells, per_cell)]))
     extra = sorted(set(state) - used)
     if extra:
         raise ValueError(f"load_state_dict_into_layers: unexpected keys {extra} for "
                          f"{len(layers)} layer(s)")
-    for cells, per_cell in planned:
-        for cell, ws in zip(cells, per_cell):
-            cell.set_weights([w.astype(cell.kernel.value.dtype, copy=False) for w in ws])
+    for layer, input_shape, per_cell in planned:   # all checked: now assign
+        layer._maybe_build(input_shape)
+        for cell, ws in zip(_directions(layer), per_cell):
+            cell.set_weights(ws)
     return layers
 
 

@@ -40,7 +40,8 @@ def _single_bias_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
         for part in (bias_ih, bias_hh):
             if part is not None:
                 b = b + np.asarray(part)
-        ws.append(b.astype(np.asarray(weight_ih).dtype))
+        # the weight's float type, or wider: never an integer cast (1.4 -> 1, NaN -> -9e18)
+        ws.append(b.astype(np.result_type(np.asarray(weight_ih).dtype, b.dtype)))
     return ws
 
 

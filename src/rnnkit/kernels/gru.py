@@ -38,6 +38,7 @@ import numpy as np
 from .. import activations
 from .equations import (carry_masked, carry_masked_backward, gru_state_update,
                         gru_state_update_backward)
+from .shapes import check_backward_grads
 
 
 def gru_forward(xw, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=True,
@@ -129,6 +130,7 @@ def gru_backward(dh_seq, dh_T, cache, dh_trace=None):
     else:
         U_zr_T = np.ascontiguousarray(W_hh[:, : 2 * H].T)
         U_h_T = np.ascontiguousarray(W_hh[:, 2 * H :].T)
+    check_backward_grads("gru_backward", dh_seq, (dh_T,), T, B, H)
     dh = np.zeros((B, H), dtype=dtype) if dh_T is None else np.array(dh_T, dtype=dtype)
 
     for t in reversed(range(T)):

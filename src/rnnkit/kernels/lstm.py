@@ -31,6 +31,7 @@ import numpy as np
 from .. import activations
 from .equations import (carry_masked, carry_masked_backward, lstm_cell_update,
                         lstm_cell_update_backward, lstm_hidden, lstm_hidden_backward)
+from .shapes import check_backward_grads
 
 
 def lstm_forward(xw, W_hh, h0, c0, mask=None, rec_dropout=None,
@@ -97,6 +98,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache, dh_trace=None):
     T, B, G = gates.shape
     H = G // 4
     dxw = np.empty((T, B, G), dtype=dtype)
+    check_backward_grads("lstm_backward", dh_seq, (dh_T, dc_T), T, B, H)
     dh = np.zeros((B, H), dtype=dtype) if dh_T is None else np.array(dh_T, dtype=dtype)
     dc = np.zeros((B, H), dtype=dtype) if dc_T is None else np.array(dc_T, dtype=dtype)
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import activations
 from .equations import carry_masked, carry_masked_backward
+from .shapes import check_backward_grads
 
 
 def simple_rnn_forward(xw, W_hh, h0, mask=None, rec_dropout=None, activation=activations.tanh):
@@ -79,6 +80,7 @@ def simple_rnn_backward(dh_seq, dh_T, cache, dh_trace=None):
     dtype, W_hh, h_all, a, y, mask, rec_dropout, act = cache
     T, B, H = a.shape
     dxw = np.empty((T, B, H), dtype=dtype)
+    check_backward_grads("simple_rnn_backward", dh_seq, (dh_T,), T, B, H)
     dh = np.zeros((B, H), dtype=dtype) if dh_T is None else np.array(dh_T, dtype=dtype)
 
     for t in reversed(range(T)):

@@ -23,6 +23,7 @@ import contextlib
 import contextvars
 import inspect
 import operator
+import os
 import re
 
 import numpy as np
@@ -67,6 +68,38 @@ def _charge_weight_budget(layer, name, shape):
     budget[0] -= n
 
 
+def _check_float_dtype(name, dtype):
+    """A layer computes in float16, float32 or float64: int8 would zero the weights, object
+    would compute in Python objects."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name}: dtype must be float16, float32 or float64, got {dtype!r}") \
+            from None
+    if dt not in (np.float16, np.float32, np.float64):
+        raise ValueError(f"{name}: dtype must be float16, float32 or float64, got {dtype!r}")
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_fits_in_memory(layer, name, shape, dtype):
+    """A weight larger than the machine's memory is a clear ValueError, not a MemoryError."""
+    try:
+        n = int(np.prod([operator.index(d) for d in shape], dtype=object)) if len(shape) else 1
+    except TypeError:
+        return                                  # not integers: the initializer refuses them
+    need, have = n * np.dtype(dtype).itemsize, _physical_memory()
+    if have is not None and need > have:
+        raise ValueError(f"{layer.name}: weight {name!r} of shape {tuple(shape)} needs "
+                         f"{need / 2**30:.1f} GiB, more than this machine's "
+                         f"{have / 2**30:.1f} GiB of memory")
+
+
 def clear_session():
     """Forget the layer names given so far, so that the next LSTM is called "lstm" again."""
     _name_counts.clear()
@@ -97,10 +130,13 @@ class Layer:
 
     supports_masking = False
     _regularizable = ()       # weights Keras lets a user regularise/constrain ("kernel", ...)
+    any_dtype = False       # True where dtype is the data's, not the weights' (InputLayer)
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, **weight_args):
         self.name = name or unique_name(_snake(type(self).__name__))
+        if dtype is not None and not self.any_dtype:
+            _check_float_dtype(self.name, dtype)
         unknown = sorted(set(weight_args) - set(weight_options.argument_names(
             self._regularizable)))
         if unknown:
@@ -137,6 +173,7 @@ class Layer:
     def add_weight(self, name, shape, initializer="zeros", trainable=True, dtype=None):
         """Create a :class:`Weight` of ``shape`` from ``initializer`` and register it."""
         _charge_weight_budget(self, name, shape)
+        _check_fits_in_memory(self, name, shape, dtype or self.dtype)
         value = initializers.get(initializer)(tuple(shape), dtype=dtype or self.dtype)
         w = Weight(value, name, path=f"{self.name}/{name}", trainable=trainable)
         w.regularizer = self._regularizers.get(name)

@@ -29,6 +29,7 @@ import copy
 
 import numpy as np
 
+from . import checks
 from .base import Layer
 from .registry import deserialize, serialize
 
@@ -245,11 +246,7 @@ class Bidirectional(Layer):
         fwd, bwd = self.forward_layer, self.backward_layer
         n_f, n_b = self._n_states(fwd), self._n_states(bwd)
         n_out = 2 if self.merge_mode is None else 1
-        n_expected = n_out + (n_f + n_b if self.return_state else 0)
-        dy = list(dy) if n_expected > 1 else [dy]
-        if len(dy) != n_expected:
-            raise ValueError(f"{self.name}: expected {n_expected} output gradients "
-                             f"(one per output), got {len(dy)}")
+        dy = checks.bidirectional_output_grads(self, dy, y, y_rev)   # shapes, before kernels
         d_y, d_y_rev = self._split_output_grad(dy[:n_out], y, y_rev)
         if self.return_sequences and d_y_rev is not None:
             d_y_rev = np.asarray(d_y_rev)[:, ::-1]           # input order -> processing order

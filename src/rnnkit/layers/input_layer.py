@@ -30,6 +30,8 @@ class InputLayer(Layer):
         batch_shape: the whole shape, batch axis included (instead of ``shape``/``batch_size``).
     """
 
+    any_dtype = True        # the data's dtype ("int32" for token ids), not a weight type
+
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
                  **kwargs):
         if "batch_input_shape" in kwargs:     # the tf.keras 2 spelling

@@ -49,6 +49,7 @@ from .. import activations, initializers
 from ..grad_mode import is_inference_mode
 from ..kernels import threads
 from ..random import make_rng
+from . import checks
 from .base import Layer
 
 
@@ -75,7 +76,10 @@ class Recurrent(Layer):
         if implementation not in (None, 1, 2) or use_cudnn not in ("auto", True, False):
             raise ValueError(f"{self.name}: expected implementation None, 1 or 2 and use_cudnn "
                              f"'auto', True or False, got {implementation!r}, {use_cudnn!r}")
-        if not isinstance(units, (int, np.integer)) or units <= 0:
+        checks.booleans(self, use_bias=use_bias, return_sequences=return_sequences,
+                        return_state=return_state, go_backwards=go_backwards, stateful=stateful,
+                        unroll=unroll, zero_output_for_mask=zero_output_for_mask)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{self.name}: units must be a positive integer, got {units!r}")
         for what, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0.0 <= p < 1.0:
@@ -168,15 +172,11 @@ class Recurrent(Layer):
         self._maybe_build(x.shape)
         self._check_last_dim(x, self.kernel.shape[0])
         x = np.asarray(x, dtype=self.dtype)
+        checks.sequence_input(self, x)
         B, T, _ = x.shape
         if mask is not None:
-            mask = np.asarray(mask)
-            if mask.shape != (B, T):
-                raise ValueError(
-                    f"{self.name}: expected a mask of shape {(B, T)} (batch, time), "
-                    f"got {mask.shape}"
-                )
-            mask = mask.astype(bool)
+            mask = checks.as_array(self, mask, (B, T), "a mask", dtype=bool,
+                                     note=" (batch, time)")
         n = len(self.state_names)
         if initial_state is None and self.stateful and self.states is not None:
             if self.states[0].shape[0] != B:
@@ -198,13 +198,7 @@ class Recurrent(Layer):
                 )
             states = []
             for name, s in zip(self.state_names, initial_state):
-                s = np.asarray(s, dtype=self.dtype)
-                if s.shape != (B, self.units):
-                    raise ValueError(
-                        f"{self.name}: expected initial state {name} of shape "
-                        f"{(B, self.units)}, got {s.shape}"
-                    )
-                states.append(s)
+                states.append(checks.as_array(self, s, (B, self.units), f"initial state {name}"))
         return x, mask, states
 
     def _reset_own_states(self, states=None):
@@ -339,16 +333,10 @@ class Recurrent(Layer):
             raise RuntimeError(f"{self.name}: the last forward() ran under inference_mode(), "
                                f"which keeps nothing for backward(); run forward() outside it")
         x_in, in_drop, mask_tm, kcache, (B, T, I), had_state = self._cache
-        n = len(self.state_names)
-        if self.return_state:
-            dy_out, d_states = dy[0], list(dy[1:])
-        else:
-            dy_out, d_states = dy, [None] * n
-        d_states = [None if d is None else np.asarray(d, dtype=self.dtype) for d in d_states]
+        dy_out, d_states = checks.recurrent_output_grads(self, dy, B, T)  # shapes, before kernels
 
         dh_seq = np.zeros((T, B, self.units), dtype=self.dtype)
         if dy_out is not None:
-            dy_out = np.asarray(dy_out, dtype=self.dtype)
             if self.return_sequences:
                 dh_seq = threads.contiguous(dy_out.transpose(1, 0, 2))
                 if self.zero_output_for_mask and mask_tm is not None:

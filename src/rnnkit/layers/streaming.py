@@ -41,6 +41,7 @@ import numpy as np
 
 from ..kernels import dispatch
 from ..kernels import step as ref_step
+from . import checks
 
 def _cell_of(layer):
     """"lstm", "gru" or "simple_rnn": the kernel cell of a recurrent layer."""
@@ -98,13 +99,8 @@ class Streamer:
         if len(states) != len(names):
             raise ValueError(f"{layer.name}: expected {len(names)} state array(s) "
                              f"({', '.join(names)}), got {len(states)}")
-        checked = []
-        for name, s in zip(names, states):
-            s = np.asarray(s)
-            if s.shape != (B, H):
-                raise ValueError(f"{layer.name}: expected state {name} of shape {(B, H)}, "
-                                 f"got {s.shape}")
-            checked.append(s)
+        checked = [checks.as_array(layer, s, (B, H), f"state {name}", dtype=self.dtype)
+                   for name, s in zip(names, states)]
         for own, s in zip(self._states, checked):
             own[...] = s
 
@@ -168,14 +164,9 @@ class Streamer:
         return self._states[0].copy()
 
     def _coerce(self, x_t):
-        x = np.asarray(x_t)
-        if x.dtype.kind not in "fiub":
-            raise TypeError(f"{self.layer.name}: expected a numeric input array, "
-                            f"got dtype {x.dtype}")
-        if x.shape != self._x_shape:
-            raise ValueError(f"{self.layer.name}: expected a streamed input x_t of shape "
-                             f"{self._x_shape} (batch, features), got {x.shape}")
-        return np.ascontiguousarray(x, dtype=self.dtype)
+        return checks.as_array(self.layer, x_t, self._x_shape,
+                               "a streamed input x_t", dtype=self.dtype,
+                               note=" (batch, features)")
 
     # the reference steps return new arrays; they are copied into the state buffers
     def _lstm_reference(self, x):

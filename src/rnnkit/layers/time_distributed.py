@@ -9,6 +9,7 @@ import copy
 
 import numpy as np
 
+from . import checks
 from .base import Layer
 from .registry import deserialize, serialize
 
@@ -104,6 +105,7 @@ class TimeDistributed(Layer):
         inner_cache, x_shape = self._cache
         B, T = x_shape[:2]
         self.layer._cache = inner_cache
+        checks.leading_batch_time(self, dy, B, T)
         if isinstance(dy, (list, tuple)):
             d_inner = [None if d is None else _fold(np.asarray(d), B, T) for d in dy]
         else:

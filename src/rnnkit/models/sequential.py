@@ -75,7 +75,7 @@ class Sequential(Model):
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"{self.name}: expected a Layer, got {type(layer).__name__}")
-        if any(other.name == layer.name for other in self._layers):
+        if layer.name in self._names():
             raise ValueError(f"{self.name}: all layers added to a Sequential model should have "
                              f"unique names; {layer.name!r} is already the name of a layer here")
         known = self._input_batch_shape
@@ -83,17 +83,41 @@ class Sequential(Model):
             known = _known_input_shape(layer)
         self._layers.append(layer)
         if known is not None:
-            try:
-                self.build(known)            # as tf.keras 2: built as soon as shapes are known
+            try:                             # as tf.keras 2: built as soon as shapes are known
+                if (self.built and self._build_input_shape == tuple(known)
+                        and len(self._output_shapes) == len(self._layers) - 1):
+                    self._build_last()       # only the new layer: adding n layers is O(n)
+                else:
+                    self.build(known)
             except Exception:
                 self._layers.pop()           # leave the model as it was before this add
                 raise
+        self._layer_names.add(layer.name)
+
+    def _names(self):
+        """The names of the layers, as a set kept beside the list (checked at each add)."""
+        names = getattr(self, "_layer_names", None)
+        if names is None or len(names) != len(self._layers):
+            names = self._layer_names = {l.name for l in self._layers}
+        return names
+
+    def _build_last(self):
+        """Build the last layer from the output shape of the one before (the rest is built)."""
+        layer = self._layers[-1]
+        shape = self._output_shapes[-1] if self._output_shapes else self._build_input_shape
+        layer._maybe_build(shape)
+        out = layer.compute_output_shape(shape)
+        if isinstance(out, list):
+            raise ValueError(f"{self.name}: layer {layer.name!r} has {len(out)} outputs; "
+                             f"every layer of a Sequential must have one (use Model)")
+        self._output_shapes.append(tuple(out))
 
     def pop(self):
         """Remove and return the last layer."""
         if not self._layers:
             raise TypeError(f"{self.name}: there are no layers in the model")
         layer = self._layers.pop()
+        self._names().discard(layer.name)
         self._output_shapes = self._output_shapes[:len(self._layers)]
         if not self._layers and self._input_layer is None:
             self._input_batch_shape = None

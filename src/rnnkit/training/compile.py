@@ -9,6 +9,7 @@ over batches and epochs are in :mod:`rnnkit.training.trainer`.
 
 import contextlib
 import copy
+import warnings
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import parallel, regularization
 from .data import check_data, take, unwrap
+from .guard import NonFiniteGuard
 
 
 def _is_per_output(metrics, n_out):
@@ -47,9 +49,11 @@ class CompiledMixin:
         ``auto_scale_loss`` are accepted and change nothing: rnnkit always runs eagerly, one
         batch per step, with its own compiled kernels.
 
-        ``skip_nonfinite=True`` (an rnnkit option) guards training: a batch whose loss or any
-        gradient is NaN or infinite is not applied (weights and optimizer state stay as they
-        were) and is counted in ``model.skipped_batches``.
+        ``skip_nonfinite=True`` (an rnnkit option) guards training: a batch whose loss, any
+        gradient or the update it would make is NaN or infinite is not applied (weights and
+        optimizer state stay as after the last good batch; :mod:`rnnkit.training.guard`), is
+        counted in ``model.skipped_batches``, and ``fit`` warns once with the count and the
+        first skipped batch.
         """
         if kwargs:
             raise TypeError(f"{self.name}.compile: unexpected arguments {sorted(kwargs)}")
@@ -214,25 +218,38 @@ class CompiledMixin:
             loss = par.gradients_ready(self, loss, ys, preds, masks, sw)
         # the weight penalties, on the averaged gradient: the same on every rank
         loss += regularization.add_penalty_gradients(self.trainable_weights)
-        if not self._finite_step(loss):
-            self.skipped_batches += 1                 # last good weights and optimizer kept
-            return loss
-        self.optimizer.apply(self.trainable_weights)
-        regularization.apply_constraints(self.trainable_weights)
+        if getattr(self, "_guard_loss", False) or getattr(self, "skip_nonfinite", False):
+            applied = self._guarded_apply(loss)
+        else:
+            self.optimizer.apply(self.trainable_weights)
+            applied = True
+        if applied:
+            regularization.apply_constraints(self.trainable_weights)
         return loss
 
-    def _finite_step(self, loss):
-        """False when this step must not be applied: a non-finite loss while a TerminateOnNaN
-        callback watches (``_guard_loss``), or with ``skip_nonfinite`` a non-finite loss or
-        gradient."""
-        guard_loss = getattr(self, "_guard_loss", False)
-        if not (guard_loss or getattr(self, "skip_nonfinite", False)):
-            return True
-        if not np.isfinite(loss):
+    # ---- the non-finite guard (skip_nonfinite, TerminateOnNaN): see training/guard.py ------
+    def _guarded_apply(self, loss):
+        """Apply this step only if its loss, gradients and update are all finite; returns
+        whether it was applied."""
+        guard = getattr(self, "_nonfinite_guard", None)
+        if guard is None:
+            guard = self._nonfinite_guard = NonFiniteGuard()
+        if not guard.apply(loss, self.trainable_weights, self.optimizer,
+                           position=getattr(self, "_fit_position", None)):
+            self.skipped_batches = getattr(self, "skipped_batches", 0) + 1
             return False
-        if getattr(self, "skip_nonfinite", False):
-            return all(np.isfinite(w.grad).all() for w in self.trainable_weights)
         return True
+
+    def _guard_begin(self):
+        """A fresh count of skipped batches for this fit."""
+        self._nonfinite_guard, self._fit_position = NonFiniteGuard(), None
+
+    def _guard_end(self, steps_run):
+        """Say once what the guard skipped during this fit (count and first batch)."""
+        guard, self._fit_position = getattr(self, "_nonfinite_guard", None), None
+        msg = None if guard is None else guard.message("fit", steps_run)
+        if msg is not None and getattr(self, "skip_nonfinite", False):  # TerminateOnNaN prints
+            warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
     @threads.blas_one_thread
     def _test_step(self, xs, ys, sw):

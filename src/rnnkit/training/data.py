@@ -111,3 +111,17 @@ def batches(n, batch_size, shuffle=False, rng=None):
     else:
         for start in range(0, n, batch_size):
             yield slice(start, min(start + batch_size, n))
+
+
+def check_finite(arrays, what, where):
+    """Raise a clear ValueError when a float array of ``arrays`` holds NaN or inf, naming the
+    first sample: without a guard one such value turns every weight into NaN."""
+    for k, a in enumerate(arrays or []):
+        a = np.asarray(a)
+        if a.dtype.kind != "f" or a.size == 0 or (np.isfinite(a.min()) and np.isfinite(a.max())):
+            continue
+        bad = np.flatnonzero(~np.isfinite(a.reshape(len(a), -1)).all(axis=1))
+        name = what if len(arrays) == 1 else f"{what}[{k}]"
+        raise ValueError(f"{where}: {name} holds NaN or inf (first in sample {bad[0]}, "
+                         f"{len(bad)} sample(s) in all); clean the data, or guard the training "
+                         f"with compile(skip_nonfinite=True) or the TerminateOnNaN callback")

@@ -41,7 +41,7 @@ from ..random import make_rng
 from . import callbacks as callbacks_module
 from . import datasets
 from .compile import CompiledMixin
-from .data import batches, split_validation, take, unwrap
+from .data import batches, check_finite, split_validation, take, unwrap
 
 
 def _progress(total, desc, verbose):
@@ -162,6 +162,10 @@ class TrainingMixin(CompiledMixin):
         else:
             steps = source.steps
         callbacks = _callback_list(callbacks, "fit")
+        if not (getattr(self, "skip_nonfinite", False) or any(
+                isinstance(cb, callbacks_module.TerminateOnNaN) for cb in callbacks)):
+            check_finite(xs, "x", "fit")               # unguarded: NaN data is an error
+            check_finite(ys, "y", "fit")
         # as Keras: a History among the callbacks is the one fit fills and returns
         history = next((cb for cb in callbacks if isinstance(cb, callbacks_module.History)),
                        None)
@@ -178,6 +182,8 @@ class TrainingMixin(CompiledMixin):
         # read and set by BackupAndRestore (the bit generator, not the Generator: model.save
         # saves every Generator attribute of a layer as a layer's dropout generator)
         self._fit_bit_generator, self._resume_from = rng.bit_generator, None
+        self._guard_begin()                             # counts batches skipped as non-finite
+        steps_run = 0
         cbs.on_train_begin()
         if self._resume_from is not None:               # a checkpoint was restored
             done, saved_history, rng_state = self._resume_from
@@ -203,6 +209,7 @@ class TrainingMixin(CompiledMixin):
                                      for e in source.epoch())
                 for step, (bx, by, bsw) in enumerate(epoch_batches):
                     cbs.on_train_batch_begin(step)
+                    self._fit_position, steps_run = (epoch, step), steps_run + 1
                     loss = self._train_step(bx, by, bsw)
                     nb = len(bx[0])
                     seen += nb
@@ -236,6 +243,7 @@ class TrainingMixin(CompiledMixin):
             if self.stop_training or (source is not None and source.exhausted):
                 break
         cbs.on_train_end(epoch_logs)
+        self._guard_end(steps_run)
         return history
 
     def _dataset_batch(self, element, class_weight, where):

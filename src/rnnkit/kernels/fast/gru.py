@@ -27,6 +27,7 @@ the forward alone for inference (no cache, outputs written batch-first).
 import numpy as np
 from numba import njit
 
+from ..shapes import check_backward_grads
 from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
                         recurrent_step, sigmoid, tanh)
 from .common import (Cache, forward_x_args, infer_args, mask_and_rec, matmul_split,
@@ -366,6 +367,7 @@ def gru_backward(dh_seq, dh_T, cache, dh_trace=None):
     T, B, G = gates.shape
     H = G // 3
     dh_seq = np.ascontiguousarray(dh_seq, dtype=dtype)
+    check_backward_grads("gru_backward", dh_seq, (dh_T,), T, B, H)
     dh = np.zeros((B, H), dtype=dtype) if dh_T is None else np.array(dh_T, dtype=dtype)
     scratch = np.empty((B, H), dtype=dtype)
     use_rec = cache.rec is not None

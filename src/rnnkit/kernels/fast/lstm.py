@@ -34,6 +34,7 @@ product (:func:`rnnkit.kernels.fast._lowlevel.vecmat_add`) instead of BLAS.
 import numpy as np
 from numba import njit
 
+from ..shapes import check_backward_grads
 from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
                         recurrent_step, sigmoid, tanh)
 from .common import (Cache, forward_x_args, infer_args, mask_and_rec, matmul_split,
@@ -288,6 +289,7 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache, dh_trace=None):
     T, B, G = gates.shape
     H = G // 4
     dh_seq = np.ascontiguousarray(dh_seq, dtype=dtype)
+    check_backward_grads("lstm_backward", dh_seq, (dh_T, dc_T), T, B, H)
     dh = np.zeros((B, H), dtype=dtype) if dh_T is None else np.array(dh_T, dtype=dtype)
     dc = np.zeros((B, H), dtype=dtype) if dc_T is None else np.array(dc_T, dtype=dtype)
     use_rec = cache.rec is not None

@@ -16,6 +16,7 @@ forward alone for inference (no cache, outputs written batch-first).
 import numpy as np
 from numba import njit
 
+from ..shapes import check_backward_grads
 from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
                         recurrent_step, tanh)
 from .common import (Cache, forward_x_args, infer_args, mask_and_rec, matmul_split,
@@ -247,6 +248,7 @@ def simple_rnn_backward(dh_seq, dh_T, cache, dh_trace=None):
     T1, B, H = h.shape
     T = T1 - 1
     dh_seq = np.ascontiguousarray(dh_seq, dtype=dtype)
+    check_backward_grads("simple_rnn_backward", dh_seq, (dh_T,), T, B, H)
     dh = np.zeros((B, H), dtype=dtype) if dh_T is None else np.array(dh_T, dtype=dtype)
     dxw = np.empty((T, B, H), dtype=dtype)
     scratch = np.empty((B, H), dtype=dtype)

@@ -22,6 +22,8 @@ decide how to rebuild a model before ``fit``. ``rnnkit train-text --resume`` wor
 import json
 import os
 
+import numpy as np
+
 from ...errors import FileFormatError
 from ...io.safetensors_format import load, read_header
 from ...io.saving import restore_checkpoint, write_checkpoint
@@ -95,7 +97,15 @@ class BackupAndRestore(Callback):
     def _restore(self, path):
         model = self.model
         tensors, meta = load(path)
-        state = _parse_state(path, meta)
+        state = _parse_state(path, meta)               # every field checked, then assigned
+        bitgen, rng_state = getattr(model, "_fit_bit_generator", None), state.get(
+            "shuffle_rng_state")
+        if bitgen is not None and rng_state is not None:
+            try:
+                type(bitgen)().state = rng_state        # fit's own kind of generator
+            except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
+                raise FileFormatError(f"{path}: the {_KEY!r} entry has a bad "
+                                      f"shuffle_rng_state ({e})") from None
         restore_checkpoint(model, path, tensors, meta)
         self._history = {k: list(v) for k, v in state["history"].items()}
         self._epochs = list(state.get("epochs", range(state["epoch"] + 1)))
@@ -125,4 +135,32 @@ def _parse_state(path, meta):
     if not (isinstance(state, dict) and isinstance(state.get("epoch"), int)
             and state["epoch"] >= 0 and isinstance(state.get("history"), dict)):
         raise FileFormatError(f"{path}: the {_KEY!r} entry has no valid epoch and history")
+    _check_fields(path, state)
     return state
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_fields(path, state):
+    """Every other field of the state read back, checked before anything is restored."""
+    bad = None
+    if not all(isinstance(k, str) and isinstance(v, list) and all(map(_is_number, v))
+               for k, v in state["history"].items()):
+        bad = "history (expected lists of numbers)"
+    elif "epochs" in state and not (isinstance(state["epochs"], list) and all(
+            isinstance(e, int) and not isinstance(e, bool) for e in state["epochs"])):
+        bad = "epochs (expected a list of integers)"
+    elif state.get("shuffle_rng_state") is not None:
+        rng = state["shuffle_rng_state"]
+        kind = rng.get("bit_generator") if isinstance(rng, dict) else None
+        try:
+            getattr(np.random, kind if kind in _BIT_GENERATORS else "PCG64")().state = rng
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
+            bad = f"shuffle_rng_state ({e})"
+    if bad is not None:
+        raise FileFormatError(f"{path}: the {_KEY!r} entry has a bad {bad}")
+
+
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")

@@ -1,14 +1,15 @@
-"""``TerminateOnNaN``: stop at the first batch whose loss is not finite."""
+"""``TerminateOnNaN``: stop at the first batch whose loss, gradients or update are not finite."""
 
 import math
 
 from .base import Callback
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch's loss is NaN or infinite, saying where.
+    """Stop training as soon as a batch's loss, a gradient or the update it would make is NaN
+    or infinite, saying where and why.
 
-    The batch with the bad loss is not applied: the model keeps the weights (and the optimizer
-    its state) from the last good batch.
+    That batch is not applied (:mod:`rnnkit.training.guard` checks the step before it keeps
+    it): the model keeps the weights (and the optimizer its state) from the last good batch.
     """
 
     def __init__(self):
@@ -25,8 +26,12 @@ class TerminateOnNaN(Callback):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        guard = getattr(self.model, "_nonfinite_guard", None)
+        reason = None if guard is None else guard.last_reason
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
-            print(f"TerminateOnNaN: epoch {self._epoch + 1}, batch {batch}: invalid loss {loss}, "
+        if reason is None and loss is not None and not math.isfinite(loss):
+            reason = f"invalid loss {loss}"     # a batch before this callback watched
+        if reason is not None:
+            print(f"TerminateOnNaN: epoch {self._epoch + 1}, batch {batch}: {reason}, "
                   "terminating training; the weights are those of the last good batch")
             self.model.stop_training = True

@@ -180,7 +180,7 @@ class Loss:
             return weighted
         if values.size == 0 or divisor == 0:
             return 0.0
-        return float(np.sum(weighted) / divisor)
+        return float(np.sum(weighted, dtype=np.float64) / divisor)   # float16 sums overflow
 
     def fused_value_and_grad(self, y_true, y_pred, dvalue, divisor, out=None):
         """``(loss, dy_pred)`` without mask or weights in one fused pass, or None (no fused
@@ -217,10 +217,10 @@ class Loss:
         # backward: dvalues = W / divisor
         if weights is None:
             dvalues = np.full(values.shape, 1.0 / divisor, dtype=values.dtype)
-            value = float(np.sum(values) / divisor)
+            value = float(np.sum(values, dtype=np.float64) / divisor)   # float16 sums overflow
         else:
             dvalues = (weights / divisor).astype(values.dtype)
-            value = float(np.sum(values * weights) / divisor)
+            value = float(np.sum(values * weights, dtype=np.float64) / divisor)
         dy_pred = self.backward(dvalues, cache)
         return value, dy_pred.reshape(y_pred.shape).astype(y_pred.dtype, copy=False)
 

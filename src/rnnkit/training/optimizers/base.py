@@ -138,10 +138,14 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value):
         if not callable(value):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                                 np.floating)):
                 raise ValueError(f"{self.name}: learning_rate should be a float or a callable, "
                                  f"got {value!r}")
             value = float(value)
+            if not (math.isfinite(value) and value >= 0):      # NaN, inf, -1: refused
+                raise ValueError(f"{self.name}: learning_rate must be a finite number >= 0, "
+                                 f"got {value!r}")
         self._learning_rate = value
 
     @property
@@ -299,7 +303,11 @@ class Optimizer:
                                  f"expected {sorted(names)}")
         if "iterations" not in state:
             raise ValueError(f"{self.name}: state has no 'iterations' entry")
-        self._iterations = int(state["iterations"])
+        it = np.asarray(state["iterations"])
+        if it.shape != () or it.dtype.kind not in "iu" or int(it) < 0:
+            raise ValueError(f"{self.name}: 'iterations' must be a non-negative integer, got "
+                             f"{it!r}")
+        self._iterations = int(it)
         if "learning_rate" in state and not callable(self._learning_rate):
             self.learning_rate = float(state["learning_rate"])
         self._slots = slots
