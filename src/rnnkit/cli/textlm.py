@@ -116,11 +116,20 @@ class TextLMConfig:
                              f"than the {MAX_PARAMETERS:,} train-text allows")
 
     def parameter_count(self, vocab_size):
-        """The number of weights of :func:`build_model` for a vocabulary of ``vocab_size``."""
-        G = {"lstm": 4, "gru": 3, "rnn": 1}[self.cell] * self.units
-        first = G * (self.embedding + self.units + 2)            # kernel, recurrent, 2 biases
+        """An upper bound of the weights of :func:`build_model` for a vocabulary of
+        ``vocab_size`` (exact for the plain LSTM/GRU/SimpleRNN stacks; the min cells, which have
+        no recurrent kernel, and the LayerNorm and residual extras are counted generously)."""
+        gates = {"lstm": 4, "gru": 3, "rnn": 1, "mingru": 2, "minlstm": 3, "lnlstm": 4}
+        G = gates[self.cell] * self.units
+        E = self.units if self.block == "residual" else self.embedding
+        first = G * (E + self.units + 2)                         # kernel, recurrent, 2 biases
         rest = (self.layers - 1) * G * (2 * self.units + 2)
-        return (vocab_size * self.embedding + first + rest + (self.units + 1) * vocab_size)
+        extra = 0
+        if self.cell == "lnlstm":
+            extra += self.layers * 4 * (G + self.units)          # the norms' gains and biases
+        if self.block == "residual":                             # MLP(2 units) and 2 norms
+            extra += self.layers * (4 * self.units * self.units + 7 * self.units)
+        return (vocab_size * E + first + rest + extra + (self.units + 1) * vocab_size)
 
 
 def build_model(cfg, vocab_size, batch_size=None, stateful=False):

@@ -36,6 +36,7 @@ import numpy as np
 
 from .. import config
 from ..errors import FileFormatError
+from ..files import open_regular
 from ..layers import registry
 from ..layers.base import weight_budget
 from . import keras_model
@@ -331,10 +332,12 @@ def load_model(path, custom_objects=None, compile=True):
 
 
 def _is_zip(path):
+    """Whether ``path`` is a regular file that starts as a zip archive (a FIFO or device is
+    never opened for reading here: read_header then refuses it by name)."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, "model file") as f:
             return f.read(4) == b"PK\x03\x04"
-    except (OSError, TypeError):
+    except (OSError, TypeError, ValueError):
         return False                  # read_header says what is wrong with the path
 
 
