@@ -53,7 +53,8 @@ COMPETITORS = ("rnnkit", "torch", "onnxruntime")
 KINDS = (("train", "training step"), ("infer", "inference"))
 CELLS = {"lstm": ("rnnkit.layers.lstm", "LSTM", "LSTM"), "gru": ("rnnkit.layers.gru", "GRU", "GRU")}
 LEARNING_RATE = 0.01
-PAUSE_S = 0.02                  # between two competitors' calls: spinning pools go to sleep
+PAUSE_S = 0.25                  # between two competitors' calls: spinning pools go to sleep
+#                                 (OpenBLAS workers spin ~0.1 s, onnxruntime's pool longer)
 
 
 # ---- the child process -----------------------------------------------------------------------
