@@ -115,8 +115,9 @@ def _entries(layer, prefix, owner):
     if isinstance(layer, _PLAIN) or not layer.weights:
         return [VarGroup(prefix + "/vars", owner, layer.name, list(layer.weights), "")]
     raise ValueError(f"{owner}: no Keras weight layout is known for {type(layer).__name__}; "
-                     f"Keras interop covers Dense, Embedding, BatchNormalization, Conv1D, SimpleRNN, LSTM, GRU, "
-                     f"Bidirectional, TimeDistributed and weightless layers")
+                     f"Keras interop covers {', '.join(c.__name__ for c in _PLAIN)}, SimpleRNN, "
+                     f"LSTM, GRU, RNN(cell), Bidirectional, TimeDistributed and weightless "
+                     f"layers")
 
 
 def _cell_entries(cell, prefix, owner):

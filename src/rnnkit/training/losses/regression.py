@@ -55,7 +55,7 @@ class MeanSquaredError(Loss):
                     dtype=y_pred.dtype)                                   # diff again
         d *= dvalue
         d *= 2.0 / y_pred.shape[-1]                                       # dvalue * diff * 2/C
-        return float(np.sum(values) / divisor), d
+        return float(np.sum(values, dtype=np.float64) / divisor), d   # as the unfused path
 
 
 class MeanAbsoluteError(Loss):
@@ -81,7 +81,7 @@ class MeanAbsoluteError(Loss):
         np.sign(d, out=d)
         d *= dvalue
         d *= 1.0 / y_pred.shape[-1]                                       # dvalue * sign / C
-        return float(np.sum(values) / divisor), d
+        return float(np.sum(values, dtype=np.float64) / divisor), d   # as the unfused path
 
 
 def mean_squared_error(y_true, y_pred):
