@@ -88,5 +88,5 @@ clean:
 .PHONY: test-boundscheck
 test-boundscheck: $(VENV)/.installed-test
 	BC=$$(mktemp -d) && $(TEST_ENV) NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR=$$BC RNNKIT_DATA=$(TEST_DATA) \
-	  $(PY) -m pytest -q tests/test_fast_kernels.py tests/test_boundary_checks.py; rc=$$?; \
+	  $(PY) -m pytest tests/test_fast_kernels.py tests/test_boundary_checks.py; rc=$$?; \
 	  rm -rf $$BC; exit $$rc
