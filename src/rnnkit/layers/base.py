@@ -30,7 +30,8 @@ import numpy as np
 
 from .. import config, initializers
 from . import weight_options
-from .tape import Tape, _plain_tree, active_tape
+from . import define_by_run
+from .tape import _plain_tree, active_tape
 from .symbolic import Node, SymbolicTensor, flatten, is_symbolic, pack, structure_of
 from .weight import Weight
 
@@ -260,56 +261,15 @@ class Layer:
         self.built = True
 
     def forward(self, x, training=False, mask=None, **kwargs):
-        """A layer that defines ``call()`` (Keras's way) runs it on a tape
-        (:mod:`rnnkit.layers.tape`) so that :meth:`backward` can replay it; a layer with
+        """A layer that defines ``call()`` (Keras's way) runs it on a tape so that
+        :meth:`backward` can replay it (:mod:`rnnkit.layers.define_by_run`); a layer with
         neither must define ``forward`` and ``backward``."""
-        if not _defines_call(type(self)):
-            raise NotImplementedError(
-                f"{self.name}: {type(self).__name__} defines neither call() nor "
-                "forward()/backward(); write call() with rnnkit layers and rnnkit.ops, or "
-                "forward() and a hand-written backward()")
-        tape = Tape()
-        tape.know_weights(self.weights)
-        flat, rebuild = _flatten_inputs(x)
-        watched = [tape.watch(v) for v in flat]
-        call_kwargs = dict(kwargs)
-        params = inspect.signature(self.call).parameters
-        if "training" in params:
-            call_kwargs["training"] = training
-        if "mask" in params:
-            call_kwargs["mask"] = mask
-        with tape.recording():
-            y = self.call(rebuild(watched), **call_kwargs)
-        outs = list(y) if isinstance(y, (list, tuple)) else [y]
-        self._cache = (tape, watched, outs, isinstance(y, (list, tuple)), rebuild)
-        plain = [np.array(v) if isinstance(v, np.ndarray) else v for v in outs]
-        return plain if isinstance(y, (list, tuple)) else plain[0]
+        return define_by_run.forward(self, x, training, mask, kwargs)
 
     def backward(self, dy):
         """Replay the tape of the last ``call()`` (see :meth:`forward`): the gradient of the
         input(s); weight gradients are added into each ``weight.grad``."""
-        if not _defines_call(type(self)):
-            raise NotImplementedError(
-                f"{self.name}: {type(self).__name__}.forward is written by hand, so its "
-                "backward must be too: define backward(dy) (returns dx, adds into each "
-                "weight's .grad)")
-        if not isinstance(self._cache, tuple) or len(self._cache) != 5:
-            raise ValueError(f"{self.name}: backward() called before forward()")
-        tape, watched, outs, multi, rebuild = self._cache
-        douts = list(dy) if multi else [dy]
-        if len(douts) != len(outs):
-            raise ValueError(f"{self.name}: expected {len(outs)} output gradients, "
-                             f"got {len(douts)}")
-        for o, d in zip(outs, douts):
-            if d is not None and np.shape(d) != np.shape(o):
-                raise ValueError(f"{self.name}: expected an output gradient of shape "
-                                 f"{np.shape(o)}, got {np.shape(d)}")
-        grads = tape.backward(outs, douts)
-        dxs = [grads.get(id(w)) for w in watched]
-        dxs = [np.zeros_like(w, dtype=np.result_type(w.dtype, np.float32))
-               if d is None and np.issubdtype(w.dtype, np.floating) else d
-               for w, d in zip(watched, dxs)]
-        return rebuild(dxs)
+        return define_by_run.backward(self, dy)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -360,6 +320,8 @@ class Layer:
         """Keras's way to write a layer: compose rnnkit layers and ``rnnkit.ops`` here and the
         backward comes from a tape (see :meth:`forward`). The base class has no ``call``."""
         raise NotImplementedError(f"{type(self).__name__}.call")
+
+    call.is_base_call = True              # define_by_run.defines_call looks for this mark
 
     def __setattr__(self, name, value):
         # a layer written with call() owns the layers assigned to it, as in Keras
@@ -441,19 +403,4 @@ class Layer:
 
 _structure_of = structure_of  # kept under its first name
 
-
-def _defines_call(cls):
-    """Whether ``cls`` (a Layer subclass) is written Keras's way, with its own ``call``."""
-    return cls.call is not Layer.call
-
-
-def _flatten_inputs(x):
-    if isinstance(x, (list, tuple)):
-        kind = type(x)
-        return list(x), lambda vs: kind(vs)
-    return [x], lambda vs: vs[0]
-
-
-def rebuild(structure, leaves):
-    """Fill a structure from :func:`structure_of` with ``leaves`` (consumed in order)."""
-    return pack(structure, iter(leaves))
+_defines_call = define_by_run.defines_call

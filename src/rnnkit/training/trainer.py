@@ -39,7 +39,7 @@ from ..grad_mode import inference_mode
 from ..kernels import threads
 from ..random import make_rng
 from . import callbacks as callbacks_module
-from . import datasets
+from . import datasets, parallel
 from .compile import CompiledMixin
 from .data import batches, check_finite, split_validation, take, unwrap
 
@@ -107,6 +107,8 @@ class TrainingMixin(CompiledMixin):
         """
         self._require_compiled("fit")
         verbose = _verbosity(verbose, "fit")
+        if not parallel.writes_files():
+            verbose = 0                  # data parallel: the main rank alone shows progress
         for what, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
                 raise ValueError(f"fit: {what} must be a non-negative integer, got {value!r}")
