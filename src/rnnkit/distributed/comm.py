@@ -17,6 +17,7 @@ stops every rank with a non-zero status.
 import contextlib
 import os
 import sys
+import time
 import traceback
 
 _LAUNCHER_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE",
@@ -74,6 +75,7 @@ def abort(message, status=1):
     print(f"rnnkit.distributed: rank {rank()} of {size()}: {message}; stopping all ranks",
           file=sys.stderr, flush=True)
     if size() > 1:
+        time.sleep(0.5)       # let the launcher forward this rank's last output lines first
         world().Abort(status)
     raise SystemExit(status)
 
@@ -131,6 +133,7 @@ def install_excepthook():
 
     def hook(kind, value, tb):
         previous(kind, value, tb)
+        sys.stderr.flush()
         abort(f"uncaught {kind.__name__}")
 
     hook._rnnkit_abort = True
