@@ -361,6 +361,7 @@ def train_text(text, out, cfg=None, resume=False, verbose=1, print_fn=print, ove
     _compile(model, cfg)
     run.infer = build_model(cfg, len(run.vocab))
     run.infer.set_weights(model.get_weights())
+    distributed.barrier()                      # every rank has checked DIR before it changes
     if not resume and run.main:                # all checked: now the directory changes
         os.makedirs(out, exist_ok=True)
         for name in _other_run(out):           # only with overwrite: BackupAndRestore must not
