@@ -17,6 +17,8 @@ interface: ``step``, ``states``, ``reset``, ``reload_weights``, ``kernels``.
 
 import numpy as np
 
+from .streaming import set_states
+
 
 class StepStreamer:
     """Steps one layer through time one ``x_t`` at a time, holding its states.
@@ -46,22 +48,7 @@ class StepStreamer:
 
     def reset(self, states=None):
         """Zeros (None) or the given states (one (B, H) array per state, copied)."""
-        names = self.layer.state_names
-        if states is None:
-            for s in self._states:
-                s.fill(0.0)
-            return
-        if not isinstance(states, (list, tuple)):
-            states = [states]
-        if len(states) != len(names):
-            raise ValueError(f"{self.layer.name}: expected {len(names)} state array(s) "
-                             f"({', '.join(names)}), got {len(states)}")
-        for name, own, s in zip(names, self._states, states):
-            if np.shape(s) != own.shape:
-                raise ValueError(f"{self.layer.name}: expected state {name} of shape "
-                                 f"{own.shape}, got {np.shape(s)}")
-        for own, s in zip(self._states, states):
-            own[...] = s
+        set_states(self.layer, self._states, states, self.dtype)
 
     @property
     def states(self):

@@ -52,6 +52,25 @@ def _cell_of(layer):
     return cell
 
 
+def set_states(layer, own, states, dtype):
+    """Put ``states`` (None: zeros; else one (B, H) array per state, checked) into the
+    streamer's own state arrays ``own``, in place. Shared by every streamer."""
+    names = layer.state_names
+    if states is None:
+        for s in own:
+            s.fill(0.0)
+        return
+    if not isinstance(states, (list, tuple)):
+        states = [states]
+    if len(states) != len(names):
+        raise ValueError(f"{layer.name}: expected {len(names)} state array(s) "
+                         f"({', '.join(names)}), got {len(states)}")
+    checked = [checks.as_array(layer, s, o.shape, f"state {name}", dtype=dtype)
+               for name, s, o in zip(names, states, own)]
+    for o, s in zip(own, checked):
+        o[...] = s
+
+
 class Streamer:
     """Steps one recurrent layer through time, holding its states between steps.
 
@@ -88,21 +107,7 @@ class Streamer:
     def reset(self, states=None):
         """Start a new stream: the states back to zeros (``None``) or set to ``states`` (one
         (B, H) array per state, copied)."""
-        layer, B, H = self.layer, self.batch_size, self.units
-        names = layer.state_names
-        if states is None:
-            for s in self._states:
-                s.fill(0.0)
-            return
-        if not isinstance(states, (list, tuple)):
-            states = [states]
-        if len(states) != len(names):
-            raise ValueError(f"{layer.name}: expected {len(names)} state array(s) "
-                             f"({', '.join(names)}), got {len(states)}")
-        checked = [checks.as_array(layer, s, (B, H), f"state {name}", dtype=self.dtype)
-                   for name, s in zip(names, states)]
-        for own, s in zip(self._states, checked):
-            own[...] = s
+        set_states(self.layer, self._states, states, self.dtype)
 
     @property
     def states(self):
