@@ -60,7 +60,48 @@ def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
+_ufuncs = None     # compiled (numba) ufuncs for erf and GELU, made at the first use
+
+
+def _make_ufuncs():
+    """``{"erf", "gelu", "gelu_grad"}`` as numba ufuncs (libm's erf: the same numbers as
+    ``math.erf``; float32 computed in float64 and rounded), or {} where numba is missing: then
+    ``np.vectorize(math.erf)`` (a Python call per element, about a hundred times slower)."""
+    try:
+        from numba import float32, float64, vectorize
+    except ImportError:
+        return {}
+    sigs = [float32(float32), float64(float64)]      # float32 first: no upcast of float32
+
+    @vectorize(sigs, cache=True)
+    def erf(x):
+        return math.erf(float64(x))
+
+    @vectorize(sigs, cache=True)
+    def gelu(x):                                      # x Phi(x)
+        x = float64(x)
+        return 0.5 * x * (1.0 + math.erf(x * 0.7071067811865475))
+
+    @vectorize(sigs, cache=True)
+    def gelu_grad(x):                                 # Phi(x) + x phi(x)
+        x = float64(x)
+        return (0.5 * (1.0 + math.erf(x * 0.7071067811865475))
+                + x * 0.3989422804014327 * math.exp(-0.5 * x * x))
+    return dict(erf=erf, gelu=gelu, gelu_grad=gelu_grad)
+
+
+def _compiled(name, x):
+    """The compiled ufunc ``name`` when it applies to ``x`` (float32 / float64), else None."""
+    global _ufuncs
+    if _ufuncs is None:
+        _ufuncs = _make_ufuncs()
+    return _ufuncs.get(name) if x.dtype in (np.float32, np.float64) else None
+
+
 def _erf(x):
+    f = _compiled("erf", x)
+    if f is not None:
+        return f(x)
     return np.vectorize(math.erf, otypes=[x.dtype if x.dtype.kind == "f" else float])(x)
 
 
@@ -71,10 +112,14 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def _gelu(x):
-    return 0.5 * x * (1.0 + _erf(x * _INV_SQRT2))
+    f = _compiled("gelu", x)
+    return f(x) if f is not None else 0.5 * x * (1.0 + _erf(x * _INV_SQRT2))
 
 
 def _gelu_grad(x, y):
+    f = _compiled("gelu_grad", x)
+    if f is not None:
+        return f(x)
     cdf = 0.5 * (1.0 + _erf(x * _INV_SQRT2))
     return cdf + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
 
