@@ -5,8 +5,8 @@ False; non-default activations, which the compiled step does not implement and h
 reference step; initial states; batch 1, 3 and 17 -- 17 takes the BLAS branch of the compiled
 step), on the fast and on the reference path, with every weight and bias random and non-zero.
 
-Tolerances. The reference step does the arithmetic of the reference whole-sequence kernel in the
-same order: float64 within 1e-12. The compiled step sums the products in its own order (packed
+Tolerances. The reference step (the layer's cell, ``layer.cell.step``) does the arithmetic of the
+reference whole-sequence kernel: float64 within 1e-12. The compiled step sums the products in its own order (packed
 [W_ih; W_hh], vectorised partial sums) and uses the rational float32 tanh, as the fast
 whole-sequence kernel does with its own order: float32 within 1e-5 of the largest value (T = 6
 steps times a few ulp of 6e-8, with margin; a wrong gate or bias is O(1e-1)), float64 within

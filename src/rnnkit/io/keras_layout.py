@@ -49,6 +49,7 @@ from ..layers.embedding import Embedding
 from ..layers.layer_normalization import LayerNormalization
 from ..layers.gru import GRU
 from ..layers.lstm import LSTM
+from ..layers.recurrent import Recurrent
 from ..layers.rnn import RNN
 from ..layers.simple_rnn import SimpleRNN
 from ..layers.stacked_cells import StackedRNNCells
@@ -105,13 +106,13 @@ def _entries(layer, prefix, owner):
     if isinstance(layer, TimeDistributed):
         return ([VarGroup(prefix + "/vars", owner, layer.name, [], "")]
                 + _entries(layer.layer, prefix + "/layer", f"{owner}, wrapped layer"))
-    if isinstance(layer, RNN):
-        return ([VarGroup(prefix + "/vars", owner, layer.name, [], "")]
-                + _cell_entries(layer.cell, prefix + "/cell", owner))
-    for cls, cell_name in _CELLS.items():
+    for cls, cell_name in _CELLS.items():       # before RNN: these are RNN layers too
         if isinstance(layer, cls):
             return [VarGroup(prefix + "/vars", owner, layer.name, [], ""),
                     VarGroup(prefix + "/cell/vars", owner, cell_name, list(layer.weights), "")]
+    if isinstance(layer, RNN) and not isinstance(layer, Recurrent):   # RNN(cell)
+        return ([VarGroup(prefix + "/vars", owner, layer.name, [], "")]
+                + _cell_entries(layer.cell, prefix + "/cell", owner))
     if isinstance(layer, _PLAIN) or not layer.weights:
         return [VarGroup(prefix + "/vars", owner, layer.name, list(layer.weights), "")]
     raise ValueError(f"{owner}: no Keras weight layout is known for {type(layer).__name__}; "

@@ -114,7 +114,7 @@ def input_forward_for(cell, layer=None, dtype=np.float32):
 def step_kernels_for(cell, layer=None, dtype=np.float32):
     """The compiled one-step module (:mod:`rnnkit.kernels.fast.step`: ``pack``, ``lstm_step``,
     ``gru_step``, ``simple_rnn_step``) where the fast path applies to this layer, else None:
-    the caller then steps with :mod:`rnnkit.kernels.step`, the NumPy reference."""
+    the caller then steps with the layer's cell (``layer.cell.step``), the NumPy reference."""
     if _fast_for(cell, layer, dtype) is None:
         return None
     from .fast import step

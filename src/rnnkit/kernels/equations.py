@@ -1,9 +1,8 @@
 """Each cell update written once: the equations every reference kernel and every cell calls.
 
-The whole-sequence reference kernels (:mod:`rnnkit.kernels.lstm`, ``gru``, ``simple_rnn``), the
-one-step reference (:mod:`rnnkit.kernels.step`) and the cells
-(:class:`rnnkit.layers.LSTMCell`, ``GRUCell``, ``SimpleRNNCell``) take their state updates from
-here, each beside its adjoint::
+The whole-sequence reference kernels (:mod:`rnnkit.kernels.lstm`, ``gru``, ``simple_rnn``) and
+the cells (:class:`rnnkit.layers.LSTMCell`, ``GRUCell``, ``SimpleRNNCell``: also the one-step
+reference of streaming) take their state updates from here, each beside its adjoint::
 
     LSTM   c_t = f * c_prev + i * g                 dc_prev = dc f ; df = dc c_prev
                                                     di = dc g ;      dg = dc i

@@ -23,15 +23,22 @@ return the matching LSTM/GRU/SimpleRNN layer sharing their weights, so ``RNN(LST
 the very kernels (fast or reference, chosen by :mod:`rnnkit.kernels.dispatch`) of ``LSTM(n)``.
 A cell without one (``None``, the default) is stepped by the loop in ``RNN``.
 
+The other way round, ``LSTM(n)``, ``GRU(n)`` and ``SimpleRNN(n)`` are ``RNN`` layers whose cell
+has whole-sequence kernels: ``LSTM(n).cell`` is an ``LSTMCell`` with the layer's options that
+holds the layer's very Weight objects once built (:meth:`DenseCell.of_layer`), so one step of
+the layer is ``layer.cell.step`` (the streamers' NumPy step is exactly that).
+
 A full user cell in plain NumPy (a peephole LSTM) with its finite-difference check is in
 ``examples/custom_cell.py``; a minimal one is in the docstring of :mod:`rnnkit.layers.rnn`.
 """
+
+import inspect
 
 import numpy as np
 
 from .. import activations, initializers
 from ..random import make_rng
-from .base import Layer
+from .base import Layer, _snake
 
 
 class Cell(Layer):
@@ -223,17 +230,37 @@ class DenseCell(Cell):
     def sequence_layer(self, **options):
         """``layer_class`` (LSTM, GRU, SimpleRNN) with this cell's options and ``options``
         (return_sequences, go_backwards, ...), holding this cell's very Weight objects: its
-        kernels (fast or reference, by :mod:`rnnkit.kernels.dispatch`) add into their grads."""
+        kernels (fast or reference, by :mod:`rnnkit.kernels.dispatch`) add into their grads.
+        Its ``cell`` is this cell."""
         if not self.built:
             raise ValueError(f"{self.name}: build the cell before asking for its sequence layer")
         layer = self.layer_class(**self._layer_options(), **options)
-        layer.kernel, layer.recurrent_kernel, layer.bias = \
-            self.kernel, self.recurrent_kernel, self.bias
-        layer._weights = [w for w in (self.kernel, self.recurrent_kernel, self.bias)
-                          if w is not None]
-        Layer.build(layer, (None, None, self.kernel.shape[0]))   # weights given, not made
+        _share_weights(layer, self, (None, None, self.kernel.shape[0]))
         layer._rng = self._rng                # dropout masks from the cell's generator
+        layer._cell = self
         return layer
+
+    # ---- the cell of a whole-sequence layer (LSTM(n).cell) -----------------------------------
+    @classmethod
+    def of_layer(cls, layer):
+        """The cell of ``layer`` (an ``LSTMCell`` for an ``LSTM``), as Keras names it
+        (``lstm_cell``): the layer's options (its attributes named as this class's arguments),
+        its dtype and dropout generator, and once the layer is built its very Weight objects
+        (:meth:`share_weights_of`). Read the layer's options when made: ``layer.cell`` makes it
+        once."""
+        names = [p for p in inspect.signature(cls.__init__).parameters
+                 if p not in ("self", "seed", "kwargs") and hasattr(layer, p)]
+        cell = cls(**{p: getattr(layer, p) for p in names}, seed=layer._rng,
+                   name=_snake(cls.__name__), dtype=layer._dtype)   # the generator: no draw
+        cell.seed = layer.seed
+        if layer.built:
+            cell.share_weights_of(layer)
+        return cell
+
+    def share_weights_of(self, layer):
+        """Hold ``layer``'s kernel, recurrent_kernel and bias (the objects, not copies): what
+        :meth:`step` reads and :meth:`step_backward` adds into is what the layer's kernels use."""
+        _share_weights(self, layer, (None, layer.kernel.shape[0]))
 
     def get_config(self):
         cfg = super().get_config()
@@ -245,3 +272,28 @@ class DenseCell(Cell):
             bias_initializer=initializers.serialize(self.bias_initializer),
         )
         return cfg
+
+
+def cell_of_layer(layer):
+    """``layer.cell`` of a whole-sequence layer (``LSTM``): its ``cell_class`` (``LSTMCell``)
+    with the layer's options, holding the layer's very Weight objects once the layer is built
+    (no copies: the layer's kernels and ``cell.step`` / ``cell.step_backward`` read and add into
+    the same arrays). One object per layer, made on first use (:meth:`DenseCell.of_layer`)."""
+    cell = layer.__dict__.get("_cell")
+    if cell is None:
+        if layer.cell_class is None:
+            raise AttributeError(f"{layer.name}: {type(layer).__name__} has no cell class; "
+                                 f"its one step is {type(layer).__name__}.step")
+        cell = layer._cell = layer.cell_class.of_layer(layer)
+    elif layer.built and any(getattr(cell, w, None) is not getattr(layer, w)
+                             for w in ("kernel", "recurrent_kernel", "bias")):
+        cell.share_weights_of(layer)              # built (or given new weights) since made
+    return cell
+
+
+def _share_weights(dst, src, input_shape):
+    """``dst`` holds ``src``'s kernel, recurrent_kernel and bias, in that (``get_weights``)
+    order, and counts as built for ``input_shape``: its weights are given, not made."""
+    dst.kernel, dst.recurrent_kernel, dst.bias = src.kernel, src.recurrent_kernel, src.bias
+    dst._weights = [w for w in (src.kernel, src.recurrent_kernel, src.bias) if w is not None]
+    Layer.build(dst, input_shape)

@@ -9,8 +9,9 @@
     h_t = z * h_prev + (1 - z) * hh                           y_t = h_t, states [h_t]
 
 Bias (2, 3H) = [b_ih; b_hh] with reset_after=True, (3H,) without (b_hh = 0). ``RNN(GRUCell(n))``
-runs the ``GRU`` kernels (:meth:`sequence_layer`); the step is what stacks of cells and
-``cell(x_t, states)`` use.
+runs the ``GRU`` kernels (:meth:`sequence_layer`); the step is what stacks of cells,
+``cell(x_t, states)`` and the NumPy streaming step use. ``GRU(n).cell`` is a ``GRUCell``
+holding the layer's weights.
 
 >>> import numpy as np
 >>> from rnnkit.layers import GRUCell
@@ -155,3 +156,6 @@ class GRUCell(DenseCell):
         cfg.update(recurrent_activation=activations.serialize(self.recurrent_activation),
                    reset_after=self.reset_after)
         return cfg
+
+
+GRU.cell_class = GRUCell  # GRU(n).cell (set here: the cell module imports the layer module)

@@ -9,7 +9,8 @@
 the forward read bottom-up; the state updates are those of :mod:`rnnkit.kernels.equations`,
 shared with the whole-sequence kernels. ``RNN(LSTMCell(n))`` does not step through this cell:
 :meth:`sequence_layer` hands it the ``LSTM`` kernels (fast or reference); the step is what a
-stack of cells (``RNN([LSTMCell(n), ...])``) and ``cell(x_t, states)`` use.
+stack of cells (``RNN([LSTMCell(n), ...])``), ``cell(x_t, states)`` and the NumPy streaming step
+use. ``LSTM(n).cell`` is an ``LSTMCell`` holding the layer's weights.
 
 >>> import numpy as np
 >>> from rnnkit.layers import LSTMCell
@@ -97,3 +98,6 @@ class LSTMCell(DenseCell):
         cfg.update(recurrent_activation=activations.serialize(self.recurrent_activation),
                    unit_forget_bias=self.unit_forget_bias)
         return cfg
+
+
+LSTM.cell_class = LSTMCell  # LSTM(n).cell (set here: the cell module imports the layer module)

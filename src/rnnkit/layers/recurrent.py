@@ -1,7 +1,10 @@
 """The time-loop layer shared by SimpleRNN, LSTM and GRU.
 
-A recurrent layer here is the Keras ``RNN`` layer fused with its cell. This base class does all
-the work that does not depend on the cell:
+A recurrent layer here is the Keras ``RNN`` layer fused with its cell: an
+:class:`~rnnkit.layers.RNN` (``isinstance(LSTM(4), RNN)``, as in Keras) whose cell has
+whole-sequence kernels, so time is walked by the kernels (reference or fast) instead of
+``RNN``'s loop. ``layer.cell`` is the cell of one step (``LSTMCell`` for ``LSTM``) holding the
+layer's weights. This base class does all the work that does not depend on the cell:
 
 * checks the input (B, T, I), the mask (B, T) and ``initial_state`` (a list of (B, H) arrays);
 * draws the dropout masks (one (B, I) input mask and one (B, H) recurrent mask per call, fixed
@@ -51,18 +54,20 @@ from ..kernels import threads
 from ..random import make_rng
 from . import checks
 from .base import Layer
+from .cell import cell_of_layer
+from .rnn import _NO_CACHE, RNN   # _NO_CACHE: self._cache after an inference_mode() call
 
 
-_NO_CACHE = "no cache: forward ran under inference_mode()"   # self._cache after such a call
-
-
-class Recurrent(Layer):
-    """Base of the recurrent layers; see the module docstring for what a cell must provide."""
+class Recurrent(RNN):
+    """Base of the recurrent layers; see the module docstring for what a cell must provide.
+    An ``RNN`` with its own weights (``lstm/kernel``), made in ``build``; ``cell`` holds them."""
 
     _regularizable = ("kernel", "recurrent_kernel", "bias")
 
     n_gates = 1
     state_names = ("h",)
+    units = states = None          # set in __init__: attributes here, not RNN's properties
+    cell_class = None              # the Cell of one step (LSTMCell for LSTM), set by its module
 
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -72,7 +77,7 @@ class Recurrent(Layer):
                  implementation=None, use_cudnn="auto", **kwargs):
         # Keras's implementation / use_cudnn choose kernels; rnnkit picks its own (reference or
         # fast, see rnnkit.kernels.dispatch): accepted for Keras code and otherwise unused
-        super().__init__(**kwargs)
+        Layer.__init__(self, **kwargs)                # not RNN's: no cell is given
         if implementation not in (None, 1, 2) or use_cudnn not in ("auto", True, False):
             raise ValueError(f"{self.name}: expected implementation None, 1 or 2 and use_cudnn "
                              f"'auto', True or False, got {implementation!r}, {use_cudnn!r}")
@@ -107,7 +112,13 @@ class Recurrent(Layer):
         self.state_grads = None
         self._trace = None
 
-    # ---- shapes and weights --------------------------------------------------------------
+    # ---- the cell, shapes and weights ----------------------------------------------------
+    @property
+    def cell(self):
+        """Keras's ``layer.cell``: one step as a cell (``LSTMCell`` for ``LSTM``) holding the
+        layer's very Weight objects once built (:func:`~rnnkit.layers.cell.cell_of_layer`)."""
+        return cell_of_layer(self)
+
     @property
     def state_size(self):
         return [self.units] * len(self.state_names)
@@ -121,7 +132,7 @@ class Recurrent(Layer):
         if input_shape[-1] is None:
             raise ValueError(f"{self.name}: the feature size of the input must be known")
         self._build_cell(int(input_shape[-1]))
-        super().build(input_shape)
+        Layer.build(self, input_shape)
 
     def _build_cell(self, input_dim):
         G = self.n_gates * self.units
@@ -147,21 +158,6 @@ class Recurrent(Layer):
         """Accumulate the bias gradient from ``sum over t, b of dxw`` (G*H,)."""
         if self.bias is not None:
             self.bias.grad += dxw_sum
-
-    def compute_output_shape(self, input_shape):
-        B, T = input_shape[0], input_shape[1]
-        out = (B, T, self.units) if self.return_sequences else (B, self.units)
-        if self.return_state:
-            return [out] + [(B, self.units)] * len(self.state_names)
-        return out
-
-    def compute_mask(self, inputs, mask=None):
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        out_mask = mask if self.return_sequences else None
-        if self.return_state:
-            return [out_mask] + [None] * len(self.state_names)
-        return out_mask
 
     # ---- checks ----------------------------------------------------------------------------
     def _check_inputs(self, x, mask, initial_state):
@@ -377,7 +373,7 @@ class Recurrent(Layer):
 
     # ---- config ----------------------------------------------------------------------------
     def get_config(self):
-        cfg = super().get_config()
+        cfg = Layer.get_config(self)                  # the options, not RNN's cell
         cfg.update(
             units=self.units,
             activation=activations.serialize(self.activation),
@@ -396,3 +392,7 @@ class Recurrent(Layer):
             seed=self.seed if not isinstance(self.seed, np.random.Generator) else None,
         )
         return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)                          # Layer's: no cell to deserialize

@@ -7,7 +7,10 @@ says what one step is (:mod:`rnnkit.layers.cell`); this layer does everything el
 * a cell that names a whole-sequence layer (the built-in ``LSTMCell``, ``GRUCell``,
   ``SimpleRNNCell``: :meth:`~rnnkit.layers.cell.Cell.sequence_layer`) runs through it, sharing
   its weights: ``RNN(LSTMCell(n))`` and ``LSTM(n)`` run the same kernels (fast or reference),
-  take each other's ``get_weights()`` and give the same outputs and gradients;
+  take each other's ``get_weights()`` and give the same outputs and gradients. ``LSTM``,
+  ``GRU`` and ``SimpleRNN`` are themselves ``RNN`` layers of that kind
+  (:class:`~rnnkit.layers.recurrent.Recurrent`): ``isinstance(LSTM(n), RNN)``, and
+  ``LSTM(n).cell`` is an ``LSTMCell`` holding the layer's weights;
 * any other cell, and a list of cells (:class:`~rnnkit.layers.StackedRNNCells`), is stepped by
   the loop below, the one place that walks time for cells without sequence kernels. Forward::
 
@@ -114,6 +117,11 @@ class RNN(Layer):
     def units(self):
         return self.cell.output_size
 
+    @property
+    def state_size(self):
+        """The size of each state (a list): the cell's."""
+        return self.cell.state_sizes
+
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[-1] is None:
             raise ValueError(f"{self.name}: expected input of rank 3 (batch, time, features) "
@@ -128,10 +136,9 @@ class RNN(Layer):
 
     def compute_output_shape(self, input_shape):
         B, T = input_shape[0], input_shape[1]
-        O = self.cell.output_size
-        out = (B, T, O) if self.return_sequences else (B, O)
+        out = (B, T, self.units) if self.return_sequences else (B, self.units)
         if self.return_state:
-            return [out] + [(B, s) for s in self.cell.state_sizes]
+            return [out] + [(B, s) for s in self.state_size]
         return out
 
     def compute_mask(self, inputs, mask=None):
@@ -139,7 +146,7 @@ class RNN(Layer):
             mask = mask[0]
         out_mask = mask if self.return_sequences else None
         if self.return_state:
-            return [out_mask] + [None] * len(self.cell.state_sizes)
+            return [out_mask] + [None] * len(self.state_size)
         return out_mask
 
     # ---- stateful ----------------------------------------------------------------------------

@@ -4,7 +4,8 @@
     h_t = act(a_t)                                            y_t = h_t, states [h_t]
 
 ``RNN(SimpleRNNCell(n))`` runs the ``SimpleRNN`` kernels (:meth:`sequence_layer`); the step is
-what stacks of cells and ``cell(x_t, states)`` use.
+what stacks of cells, ``cell(x_t, states)`` and the NumPy streaming step use.
+``SimpleRNN(n).cell`` is a ``SimpleRNNCell`` holding the layer's weights.
 
 >>> import numpy as np
 >>> from rnnkit.layers import SimpleRNNCell
@@ -59,3 +60,6 @@ class SimpleRNNCell(DenseCell):
         # a_t = x_in W + h_in U + b
         dx, dh_prev = self._project_backward(da, x_in, h_in, drop)
         return dx, [dh_prev]
+
+
+SimpleRNN.cell_class = SimpleRNNCell  # SimpleRNN(n).cell (set here: this module imports the layer)

@@ -16,11 +16,12 @@ keeps no sequence state: the streamer is the holder, and several streams of one 
 side by side.
 
 Each step is one compiled call (:mod:`rnnkit.kernels.fast.step`) with preallocated buffers and
-the weights packed once as ``[W_ih; W_hh]^T``, or the NumPy reference step
-(:mod:`rnnkit.kernels.step`) when numba is missing, the activations are not the defaults the
-compiled step implements, or ``RNNKIT_KERNELS=reference``. The choice, the packed weights and
-the biases are fixed when the stream is made: after changing the layer's weights (training,
-``set_weights``), call :meth:`Streamer.reload_weights` or make a new stream.
+the weights packed once as ``[W_ih; W_hh]^T``, or the NumPy reference step -- the layer's own
+cell, ``layer.cell.step`` (:class:`~rnnkit.layers.LSTMCell`, ...), on a copy of it -- when numba
+is missing, the activations are not the defaults the compiled step implements, or
+``RNNKIT_KERNELS=reference``. The choice and the weights (packed, or the cell's copy) are fixed
+when the stream is made: after changing the layer's weights (training, ``set_weights``), call
+:meth:`Streamer.reload_weights` or make a new stream.
 
 Inference only: no dropout, no mask, no gradients. Steps arrive in the order given, so a
 ``go_backwards`` layer is reproduced by streaming its input from the last step to the first.
@@ -35,12 +36,12 @@ Inference only: no dropout, no mask, no gradients. Steps arrive in the order giv
 ((1, 4), [(1, 4), (1, 4)])
 """
 
+import copy
 import functools
 
 import numpy as np
 
 from ..kernels import dispatch
-from ..kernels import step as ref_step
 from . import checks
 
 def _cell_of(layer):
@@ -120,6 +121,12 @@ class Streamer:
         layer, dt = self.layer, self.dtype
         B, I, H = self.batch_size, self.input_dim, self.units
         G = layer.n_gates * H
+        fast = dispatch.step_kernels_for(self.cell, layer, dt)
+        self.kernels = "reference" if fast is None else "fast"
+        if fast is None:        # the layer's cell, on copies of the weights as they are now
+            self._step_cell = copy.deepcopy(layer.cell)
+            self._run = self._reference
+            return
         W_ih = np.array(layer.kernel.value, dtype=dt)                 # (I, G)
         W_hh = np.array(layer.recurrent_kernel.value, dtype=dt)       # (H, G)
         if self.cell == "gru":
@@ -128,12 +135,6 @@ class Streamer:
             b_ih, b_hh = (None if layer.bias is None else layer.bias.value), None
         b_ih = None if b_ih is None else np.array(b_ih, dtype=dt)
         b_hh = None if b_hh is None else np.array(b_hh, dtype=dt)
-        fast = dispatch.step_kernels_for(self.cell, layer, dt)
-        self.kernels = "reference" if fast is None else "fast"
-        if fast is None:
-            self._W_ih, self._W_hh, self._b_ih, self._b_hh = W_ih, W_hh, b_ih, b_hh
-            self._run = getattr(self, f"_{self.cell}_reference")
-            return
         # the compiled step with everything but x_t bound once: one call per step
         WT = fast.pack(W_ih, W_hh)                                   # (G, I+H)
         b_ih = np.zeros(G, dtype=dt) if b_ih is None else b_ih
@@ -173,23 +174,11 @@ class Streamer:
                                "a streamed input x_t", dtype=self.dtype,
                                note=" (batch, features)")
 
-    # the reference steps return new arrays; they are copied into the state buffers
-    def _lstm_reference(self, x):
-        h, c = self._states
-        h[...], c[...] = ref_step.lstm_step(x, h, c, self._W_ih, self._W_hh, self._b_ih,
-                                            self.layer.activation,
-                                            self.layer.recurrent_activation)
-
-    def _gru_reference(self, x):
-        h = self._states[0]
-        h[...] = ref_step.gru_step(x, h, self._W_ih, self._W_hh, self._b_ih, self._b_hh,
-                                   self.layer.reset_after, self.layer.activation,
-                                   self.layer.recurrent_activation)
-
-    def _simple_rnn_reference(self, x):
-        h = self._states[0]
-        h[...] = ref_step.simple_rnn_step(x, h, self._W_ih, self._W_hh, self._b_ih,
-                                          self.layer.activation)
+    def _reference(self, x):
+        """One step of the cell (``cell.step``: new arrays), copied into the state buffers."""
+        _, new, _ = self._step_cell.step(x, self._states)
+        for own, s in zip(self._states, new):
+            own[...] = s
 
     def __repr__(self):
         return (f"<Streamer of {self.layer.name}: batch {self.batch_size}, "

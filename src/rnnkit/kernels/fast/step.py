@@ -1,8 +1,8 @@
 """One inference step of each cell as a single compiled call: the fast path of streaming.
 
-Same equations as :mod:`rnnkit.kernels.step` (the NumPy reference), default activations only
-(tanh and sigmoid; tanh or relu for SimpleRNN), float32 and float64. What makes it fast at
-batch 1, where OpenBLAS spends ~20 µs per call on a one-row product:
+Same equations as the cells' ``step`` (the NumPy reference: ``LSTMCell.step``, ...), default
+activations only (tanh and sigmoid; tanh or relu for SimpleRNN), float32 and float64. What
+makes it fast at batch 1, where OpenBLAS spends ~20 µs per call on a one-row product:
 
 * the two weight matrices are packed once, when a stream starts, as one transposed matrix
   ``WT = [W_ih; W_hh]^T`` (G, I+H), so that every gate pre-activation is one dot product of a
