@@ -243,10 +243,13 @@ def _backward_pass(dh_seq, w, WT, steps, saved, grads, dchat, dh_rec, trace, use
 
 
 def _keep_mask(keep, T, B, H, dtype):
-    """A zoneout keep-mask as a (T, B, H) array of its own (it may come as (T, 1, 1)) and True,
-    or a placeholder and False for None."""
+    """A zoneout keep-mask as a C-contiguous (T, B, H) array (a copy where it comes as (T, 1, 1),
+    in another dtype or read-only) and True, or a placeholder and False for None."""
     if keep is None:
         return np.zeros((1, 1, 1), dtype=dtype), False
+    if (isinstance(keep, np.ndarray) and keep.shape == (T, B, H) and keep.dtype == dtype
+            and keep.flags.c_contiguous and keep.flags.writeable):
+        return keep, True                        # read only by the passes
     full = np.empty((T, B, H), dtype=dtype)
     full[...] = keep
     return full, True
