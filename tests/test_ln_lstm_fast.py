@@ -8,7 +8,8 @@ the largest value: the same arithmetic in another order) and float32 (to 1e-5 ag
 float64 reference: a rational tanh of ~3 ulp and float32 sums over T = 6 steps; a wrong term is
 O(1e-2)). Layer level through the dispatcher: go_backwards, dropout, zoneout, return_state,
 fast vs ``RNNKIT_KERNELS=reference``; the results at 1, 2 and 3 threads; which kernel runs
-(fallbacks, predict); the fast kernel refuses the activations it does not implement.
+(fallbacks; predict and the streamer run the forward-only pass); the fast kernel refuses the
+activations it does not implement.
 """
 
 import numpy as np
@@ -229,23 +230,44 @@ def test_other_activations_fall_back_to_the_reference(monkeypatch, float64):
         np.testing.assert_array_equal(a, e)
 
 
-@pytest.mark.parametrize("mode, fast_calls", [("auto", 1), ("reference", 0)])
-def test_predict_runs_the_fast_forward(mode, fast_calls, monkeypatch):
-    """Under inference_mode (what predict uses) the layer runs the fast forward, once per call;
-    its output equals the reference's."""
+@pytest.mark.parametrize("mode, calls", [("auto", ["infer"]), ("reference", [])])
+def test_predict_runs_the_fast_forward_only_pass(mode, calls, monkeypatch):
+    """Under inference_mode (what predict uses) and in the streamer's steps the layer runs the
+    fast forward-only pass (once per call, no cached forward); its output equals the
+    reference's."""
     monkeypatch.setenv("RNNKIT_KERNELS", mode)
-    calls = []
+    seen = []
     table = dispatch._load_fast()
-    fwd, bwd, *rest = table["ln_lstm"]
+    fwd, bwd, infer, rest = table["ln_lstm"]
 
-    def spy(*args, **kwargs):
-        calls.append(1)
-        return fwd(*args, **kwargs)
-    monkeypatch.setitem(table, "ln_lstm", (spy, bwd, *rest))
+    def spy(name, fn):
+        def run(*args, **kwargs):
+            seen.append(name)
+            return fn(*args, **kwargs)
+        return run
+    monkeypatch.setitem(table, "ln_lstm", (spy("forward", fwd), bwd, spy("infer", infer), rest))
     layer = LayerNormLSTM(4, zoneout=0.2, cell_zoneout=0.1, return_sequences=True, seed=0)
     x = np.random.default_rng(9).standard_normal((3, 5, 2)).astype(np.float32)
     with inference_mode():
         y = layer.forward(x)
-    assert len(calls) == fast_calls
+    assert seen == calls
+    stream = layer.streamer(3)
+    steps = np.stack([stream.step(x[:, t]) for t in range(5)], 1)
+    assert seen == calls * 6
     monkeypatch.setenv("RNNKIT_KERNELS", "reference")
-    np.testing.assert_allclose(y, layer.forward(x), rtol=1e-5, atol=1e-6)
+    want = layer.forward(x)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(steps, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_forward_only_pass_equals_the_cached_forward(dtype):
+    fast = _fast()
+    d = _cast(_inputs(6, 5, 7, np.random.default_rng(4), mask="random", zoneout="expected",
+                      dropout=True), dtype)
+    args = (d["xn"], d["W_hh"], d["gamma_h"], d["gamma_c"], d["beta_c"], d["h0"], d["c0"],
+            d["mask"], d["zh"], d["zc"], d["rec"])
+    want = fast.ln_lstm_forward(*args)[:3]
+    got = fast.ln_lstm_infer(*args)
+    for a, e in zip(got, want):
+        np.testing.assert_array_equal(a, e)

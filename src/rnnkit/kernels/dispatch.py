@@ -63,8 +63,9 @@ def _load_fast():
                 "gru": (gru.gru_forward, gru.gru_backward, gru.gru_infer, gru.gru_forward_x),
                 "simple_rnn": (simple_rnn.simple_rnn_forward, simple_rnn.simple_rnn_backward,
                                simple_rnn.simple_rnn_infer, simple_rnn.simple_rnn_forward_x),
-                # no forward-only or from-x variant: the layer runs the cached forward
-                "ln_lstm": (ln_lstm.ln_lstm_forward, ln_lstm.ln_lstm_backward, None, None),
+                # forward-only: from xn, like the cached forward (no from-x variant)
+                "ln_lstm": (ln_lstm.ln_lstm_forward, ln_lstm.ln_lstm_backward,
+                            ln_lstm.ln_lstm_infer, None),
             }
         except Exception as e:  # noqa: BLE001 - numba missing or unusable: reference only
             _fast = e if isinstance(e, ImportError) else \

@@ -30,7 +30,7 @@ cell_beta (H,).
 import numpy as np
 
 from .. import activations
-from ..kernels.dispatch import kernels_for
+from ..kernels.dispatch import inference_kernel_for, kernels_for
 from ..kernels.layer_norm import normalize, normalize_backward
 from .lstm import _UnitForgetBias
 from .recurrent import Recurrent
@@ -68,6 +68,7 @@ class LayerNormLSTM(Recurrent):
         self.zoneout, self.cell_zoneout = float(zoneout), float(cell_zoneout)
         self.epsilon = float(epsilon)
         self._training = False
+        self._no_cache = False     # True while a forward-only pass runs (no backward follows)
 
     def _bias_init(self):
         if self.unit_forget_bias:
@@ -112,12 +113,26 @@ class LayerNormLSTM(Recurrent):
         if self.bias is not None:
             xn += self.bias.value
         zh, zc = self._zoneout_masks(T, B, xw.dtype)
+        args = (xn, self.recurrent_kernel.value, self.recurrent_gamma.value,
+                self.cell_gamma.value, self.cell_beta.value, states0[0], states0[1], mask, zh,
+                zc, rec_dropout, self.epsilon, self.activation, self.recurrent_activation)
+        ln_lstm_infer = inference_kernel_for("ln_lstm", self, xw.dtype) if self._no_cache \
+            else None
+        if ln_lstm_infer is not None:            # fast, keeping nothing for a backward pass
+            h_seq, h_T, c_T = ln_lstm_infer(*args)
+            return h_seq, [h_T, c_T], None
         ln_lstm_forward, ln_lstm_backward = kernels_for("ln_lstm", self, xw.dtype)  # fast or ref
-        h_seq, h_T, c_T, cache = ln_lstm_forward(
-            xn, self.recurrent_kernel.value, self.recurrent_gamma.value, self.cell_gamma.value,
-            self.cell_beta.value, states0[0], states0[1], mask, zh, zc, rec_dropout,
-            self.epsilon, self.activation, self.recurrent_activation)
+        h_seq, h_T, c_T, cache = ln_lstm_forward(*args)
         return h_seq, [h_T, c_T], (xhat, rstd, ln_lstm_backward, cache)
+
+    def _kernel_infer(self, x, states0, mask, out):
+        """The base's forward without a cache (under inference_mode), with the fast kernel's
+        forward-only pass where the fast path applies."""
+        self._no_cache = True
+        try:
+            return super()._kernel_infer(x, states0, mask, out)
+        finally:
+            self._no_cache = False
 
     def _kernel_backward(self, dh_seq, d_states, cache):
         xhat, rstd, ln_lstm_backward, kcache = cache
@@ -136,12 +151,12 @@ class LayerNormLSTM(Recurrent):
     def step(self, x_t, states):
         """One inference step: x_t (B, I), [h_prev, c_prev] -> [h_t, c_t] (zoneout by its
         expectation)."""
-        saved, self._training = self._training, False
+        saved, self._training, self._no_cache = self._training, False, True
         try:
             xw = (np.asarray(x_t, dtype=self.kernel.value.dtype) @ self.kernel.value)[None]
             _, new_states, _ = self._kernel_forward(xw, states, None, None)
         finally:
-            self._training = saved
+            self._training, self._no_cache = saved, False
         return new_states
 
     def streamer(self, batch_size=1, initial_state=None):

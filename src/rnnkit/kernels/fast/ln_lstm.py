@@ -35,6 +35,9 @@ one backward pass. The sums over the batch of ``dgamma_h``, ``dgamma_c`` and ``d
 kept per row (each row sums over its steps in time order) and added over the rows after the
 pass, and ``dW_hh`` is one product after it: no element's summation order depends on how the
 batch was split over threads (:func:`rnnkit.kernels.fast.common.run_blocks`).
+
+:func:`ln_lstm_infer` is the forward pass for inference: the same call with ``keep`` False,
+the per-step values (gates, rhat, chat) written to one-step buffers instead of kept for all T.
 """
 
 import collections
@@ -72,16 +75,18 @@ def _row(a, t, b, use):
 
 
 @njit(**_JIT)
-def _forward_pass(xn, w, steps, saved, r, h_in, c_new, small, b0, b1):
+def _forward_pass(xn, w, steps, saved, keep, r, h_in, c_new, small, b0, b1):
     # xn (T, B, 4H) LN(x W) gamma_x + b; w: Weights; steps: Steps; saved: Saved (out; h[0],
-    # c[0] in); scratch rows b0..b1-1 of: r (B, 4H) the step's h_in W_hh, h_in (B, H)
-    # h_prev * rec, c_new (B, H) the step's c~ before zoneout
+    # c[0] in); keep: store every step's values in saved (else its step axis has one slot,
+    # written over at every step: forward only); scratch rows b0..b1-1 of: r (B, 4H) the
+    # step's h_in W_hh, h_in (B, H) h_prev * rec, c_new (B, H) the step's c~ before zoneout
     T, B, G = xn.shape
     H = G // 4
     one, zero = like(xn, 1.0), like(xn, 0.0)
     inv_G, inv_H = like(xn, 1.0 / G), like(xn, 1.0 / H)
     h, c, gh, gc, bc = saved.h, saved.c, w.gamma_h, w.gamma_c, w.beta_c
     for t in range(T):
+        s = t if keep else 0                     # the slot of step t in saved's per-step arrays
         # r[b0:b1] = h_in @ W_hh  (BLAS with beta = 1 on zeros; a hand loop for one row)
         for b in range(b0, b1):
             r_b = r[b]
@@ -103,7 +108,7 @@ def _forward_pass(xn, w, steps, saved, r, h_in, c_new, small, b0, b1):
                     h_t[j] = h_prev[j]
                 continue
             # rhat = LN(r) over the 4H values
-            r_b, rh = r[b], saved.rhat[t, b]                                  # (4H,)
+            r_b, rh = r[b], saved.rhat[s, b]                                  # (4H,)
             mu = zero
             for j in range(G):
                 mu += r_b[j]
@@ -113,11 +118,11 @@ def _forward_pass(xn, w, steps, saved, r, h_in, c_new, small, b0, b1):
                 d = r_b[j] - mu
                 var += d * d
             r_rstd = one / np.sqrt(var * inv_G + w.eps)
-            saved.r_rstd[t, b] = r_rstd
+            saved.r_rstd[s, b] = r_rstd
             for j in range(G):
                 rh[j] = (r_b[j] - mu) * r_rstd
             # z = xn_t + rhat gamma_h -> i, f, g, o;  c~ = f c_prev + i g
-            a, x_t, cn = saved.gates[t, b], xn[t, b], c_new[b]           # (4H,), (4H,), (H,)
+            a, x_t, cn = saved.gates[s, b], xn[t, b], c_new[b]           # (4H,), (4H,), (H,)
             i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
             mu_c = zero
             for j in range(H):
@@ -135,9 +140,9 @@ def _forward_pass(xn, w, steps, saved, r, h_in, c_new, small, b0, b1):
                 d = cn[j] - mu_c
                 var_c += d * d
             c_rstd = one / np.sqrt(var_c * inv_H + w.eps)
-            saved.c_rstd[t, b] = c_rstd
+            saved.c_rstd[s, b] = c_rstd
             # h~ = o tanh(chat gamma_c + beta_c); zoneout mixes in the previous states
-            ch = saved.chat[t, b]                                               # (H,)
+            ch = saved.chat[s, b]                                               # (H,)
             zh, zc = _row(steps.zh, t, b, steps.use_zh), _row(steps.zc, t, b, steps.use_zc)
             for j in range(H):
                 chj = (cn[j] - mu_c) * c_rstd
@@ -272,10 +277,28 @@ def ln_lstm_forward(xn, W_hh, gamma_h, gamma_c, beta_c, h0, c0, mask=None, zh=No
         h_seq (T, B, H), h_T, c_T (B, H) and the cache for :func:`ln_lstm_backward`.
     """
     _check_defaults(activation, recurrent_activation)
+    return _forward(xn, W_hh, gamma_h, gamma_c, beta_c, h0, c0, mask, zh, zc, rec_dropout, eps,
+                    keep=True)
+
+
+def ln_lstm_infer(xn, W_hh, gamma_h, gamma_c, beta_c, h0, c0, mask=None, zh=None, zc=None,
+                  rec_dropout=None, eps=1e-5, activation=None, recurrent_activation=None):
+    """:func:`ln_lstm_forward` for inference (no backward follows): the same pass, but the
+    per-step values a backward needs (gates, rhat, chat, (T, B, 4H) and (T, B, H)) go to
+    buffers of one step, written over at every step. Returns h_seq (T, B, H), h_T, c_T (B, H).
+    """
+    _check_defaults(activation, recurrent_activation)
+    h_seq, h_T, c_T, _ = _forward(xn, W_hh, gamma_h, gamma_c, beta_c, h0, c0, mask, zh, zc,
+                                  rec_dropout, eps, keep=False)
+    return h_seq, h_T, c_T
+
+
+def _forward(xn, W_hh, gamma_h, gamma_c, beta_c, h0, c0, mask, zh, zc, rec_dropout, eps, keep):
     xn = np.ascontiguousarray(xn)
     dtype = xn.dtype
     T, B, G = xn.shape
     H = G // 4
+    S = T if keep else 1                         # steps kept of the per-step values
     w = Weights(*(np.ascontiguousarray(a, dtype=dtype) for a in (W_hh, gamma_h, gamma_c,
                                                                   beta_c)), dtype.type(eps))
     mask, rec, rec_arg = mask_and_rec(mask, rec_dropout, T, B, H, dtype)
@@ -283,21 +306,21 @@ def ln_lstm_forward(xn, W_hh, gamma_h, gamma_c, beta_c, h0, c0, mask=None, zh=No
                   *_keep_mask(zc, T, B, H, dtype))
     saved = Saved(h=np.empty((T + 1, B, H), dtype=dtype),      # h[t] is h_prev of step t
                   c=np.empty((T + 1, B, H), dtype=dtype),
-                  gates=np.empty((T, B, G), dtype=dtype),
-                  rhat=np.empty((T, B, G), dtype=dtype),
-                  r_rstd=np.empty((T, B), dtype=dtype),
-                  chat=np.empty((T, B, H), dtype=dtype),
-                  c_rstd=np.empty((T, B), dtype=dtype))
+                  gates=np.empty((S, B, G), dtype=dtype),
+                  rhat=np.empty((S, B, G), dtype=dtype),
+                  r_rstd=np.empty((S, B), dtype=dtype),
+                  chat=np.empty((S, B, H), dtype=dtype),
+                  c_rstd=np.empty((S, B), dtype=dtype))
     saved.h[0], saved.c[0] = h0, c0
     r = np.empty((B, G), dtype=dtype)            # the step's h_in W_hh
     h_in = np.empty((B, H), dtype=dtype)         # h_prev * rec
     c_new = np.empty((B, H), dtype=dtype)        # the step's c~
 
     def block(b0, b1):
-        _forward_pass(xn, w, steps, saved, r, h_in, c_new, SMALL_MNK, b0, b1)
+        _forward_pass(xn, w, steps, saved, keep, r, h_in, c_new, SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
-    cache = Cache(w=w, steps=steps, saved=saved, rec=rec)
+    cache = Cache(w=w, steps=steps, saved=saved, rec=rec) if keep else None
     return saved.h[1:], saved.h[T].copy(), saved.c[T].copy(), cache
 
 
