@@ -1,6 +1,8 @@
 """LayerNormLSTM with zoneout: the same equations in PyTorch autograd (float64, every weight and
 gradient, zoneout by expectation and with drawn masks), finite differences with masks,
-go_backwards, dropout and zoneout, streaming, save/load and bad arguments."""
+go_backwards, dropout and zoneout, a padded batch against its sequences one by one, stateful
+windows, streaming, save/load and bad arguments. Every test but the last runs with each kernel
+set (the `kernels` fixture: the NumPy reference and the compiled fast path)."""
 
 import numpy as np
 import pytest
@@ -43,7 +45,7 @@ def _torch_ln_lstm(x, ws, h, c, zh, zc, eps):
 
 @pytest.mark.parametrize("zoneout, cell_zoneout, training", [
     (0.0, 0.0, False), (0.3, 0.2, False), (0.3, 0.2, True), (0.5, 0.0, True)])
-def test_parity_with_torch_autograd(float64, zoneout, cell_zoneout, training):
+def test_parity_with_torch_autograd(kernels, float64, zoneout, cell_zoneout, training):
     B, T, I, H = 3, 6, 5, 4
     layer = _layer(H, I, return_sequences=True, return_state=True, zoneout=zoneout,
                    cell_zoneout=cell_zoneout, seed=1)
@@ -89,7 +91,7 @@ def test_parity_with_torch_autograd(float64, zoneout, cell_zoneout, training):
     dict(return_sequences=True, dropout=0.3, recurrent_dropout=0.3, zoneout=0.2),
     dict(use_bias=False, unit_forget_bias=False, cell_zoneout=0.5),
 ])
-def test_finite_differences(float64, options):
+def test_finite_differences(kernels, float64, options):
     layer = _layer(3, 2, 3, **options)
     rng = np.random.default_rng(4)
     x = rng.normal(size=(2, 5, 2))
@@ -104,7 +106,7 @@ def test_finite_differences(float64, options):
     check_layer_gradients(layer, x, kwargs, grad_args=("initial_state",), reset=reset)
 
 
-def test_zoneout_masks_are_drawn_only_when_training():
+def test_zoneout_masks_are_drawn_only_when_training(kernels):
     layer = _layer(zoneout=0.5, return_sequences=True)
     x = np.random.default_rng(5).normal(size=(2, 6, 3))
     a, b = layer.forward(x, training=True), layer.forward(x, training=True)
@@ -118,7 +120,7 @@ def test_zoneout_masks_are_drawn_only_when_training():
 
 
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-12), ("float32", 1e-5)])
-def test_streaming_equals_forward(dtype, tol):
+def test_streaming_equals_forward(kernels, dtype, tol):
     rnnkit.config.set_floatx(dtype)
     layer = _layer(zoneout=0.2, cell_zoneout=0.1, return_sequences=True, return_state=True)
     rng = np.random.default_rng(6)
@@ -131,7 +133,7 @@ def test_streaming_equals_forward(dtype, tol):
     np.testing.assert_allclose(stream.states[1], c_T, rtol=tol, atol=tol)
 
 
-def test_save_load_and_config(tmp_path, float64):
+def test_save_load_and_config(kernels, tmp_path, float64):
     model = Sequential([Embedding(12, 5), LayerNormLSTM(6, zoneout=0.1, cell_zoneout=0.05,
                                                         return_sequences=True), Dense(12)])
     model.build((None, None))
@@ -154,3 +156,37 @@ def test_bad_arguments():
     layer = LayerNormLSTM(4)
     with pytest.raises(ValueError, match="expected 2 initial state"):
         layer.forward(np.ones((1, 2, 3)), initial_state=[np.zeros((1, 4))])
+
+
+def test_padded_batch_equals_the_sequences_one_by_one(kernels, float64):
+    """Post-padding: the padded row's final states, valid outputs and input gradients are those
+    of its sequence run alone (zoneout by its expectation, so nothing is drawn)."""
+    layer = _layer(zoneout=0.2, cell_zoneout=0.3, return_sequences=True, return_state=True)
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(2, 6, 3))
+    mask = np.ones((2, 6), bool)
+    mask[1, 3:] = False
+    dh, dc = rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
+    y, h_T, c_T = layer.forward(x, mask=mask)
+    dx = layer.backward([None, dh, dc])
+    y1, h1, c1 = layer.forward(x[1:, :3])
+    dx1 = layer.backward([None, dh[1:], dc[1:]])
+    assert_close(y[1:, :3], y1, 1e-12, 0, "outputs")
+    assert_close(h_T[1:], h1, 1e-12, 0, "h_T")
+    assert_close(c_T[1:], c1, 1e-12, 0, "c_T")
+    assert_close(dx[1:, :3], dx1, 1e-12, 0, "dx")
+    np.testing.assert_array_equal(dx[1, 3:], 0.0)
+
+
+def test_stateful_windows_equal_one_pass(kernels, float64):
+    """stateful=True carries h and c from one call to the next: two windows give the outputs
+    of one pass over the whole sequence; reset_states() starts again from zeros."""
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(3, 8, 3))
+    whole = _layer(zoneout=0.2, cell_zoneout=0.1, return_sequences=True)
+    stateful = _layer(zoneout=0.2, cell_zoneout=0.1, return_sequences=True, stateful=True)
+    want = whole.forward(x)
+    got = np.concatenate([stateful.forward(x[:, :5]), stateful.forward(x[:, 5:])], axis=1)
+    assert_close(got, want, 1e-12, 0, "stateful windows")
+    stateful.reset_states()
+    assert_close(stateful.forward(x[:, :5]), want[:, :5], 1e-12, 0, "after reset_states")

@@ -12,7 +12,7 @@ are used when
 * numba imports and numpy's BLAS was found (see :mod:`rnnkit.kernels.fast._lowlevel`),
 * the dtype is float32 or float64,
 * the activations are the defaults the fast kernels implement: tanh for the candidate / cell and
-  sigmoid for the gates (LSTM, GRU); tanh or relu for SimpleRNN.
+  sigmoid for the gates (LSTM, GRU, LayerNormLSTM); tanh or relu for SimpleRNN.
 
 Otherwise the reference kernel runs; it stays the readable truth and both have one contract.
 """
@@ -22,6 +22,7 @@ import os
 import numpy as np
 
 from . import gru as _ref_gru
+from . import ln_lstm as _ref_ln_lstm
 from . import lstm as _ref_lstm
 from . import simple_rnn as _ref_rnn
 
@@ -29,11 +30,13 @@ _REFERENCE = {
     "lstm": (_ref_lstm.lstm_forward, _ref_lstm.lstm_backward),
     "gru": (_ref_gru.gru_forward, _ref_gru.gru_backward),
     "simple_rnn": (_ref_rnn.simple_rnn_forward, _ref_rnn.simple_rnn_backward),
+    "ln_lstm": (_ref_ln_lstm.ln_lstm_forward, _ref_ln_lstm.ln_lstm_backward),
 }
 _FAST_ACTIVATIONS = {  # cell -> (allowed activation names, allowed recurrent_activation names)
     "lstm": ({"tanh"}, {"sigmoid"}),
     "gru": ({"tanh"}, {"sigmoid"}),
     "simple_rnn": ({"tanh", "relu"}, None),
+    "ln_lstm": ({"tanh"}, {"sigmoid"}),
 }
 _fast = None          # the fast modules once imported, or the ImportError that stopped them
 
@@ -53,13 +56,16 @@ def _load_fast():
             from .fast import AVAILABLE
             if not AVAILABLE:
                 raise ImportError("numpy's bundled OpenBLAS (64-bit cblas_?gemm) was not found")
-            from .fast import gru, lstm, simple_rnn
+            from .fast import gru, ln_lstm, lstm, simple_rnn
             _fast = {
                 "lstm": (lstm.lstm_forward, lstm.lstm_backward, lstm.lstm_infer,
                          lstm.lstm_forward_x),
                 "gru": (gru.gru_forward, gru.gru_backward, gru.gru_infer, gru.gru_forward_x),
                 "simple_rnn": (simple_rnn.simple_rnn_forward, simple_rnn.simple_rnn_backward,
                                simple_rnn.simple_rnn_infer, simple_rnn.simple_rnn_forward_x),
+                # forward-only: from xn, like the cached forward (no from-x variant)
+                "ln_lstm": (ln_lstm.ln_lstm_forward, ln_lstm.ln_lstm_backward,
+                            ln_lstm.ln_lstm_infer, None),
             }
         except Exception as e:  # noqa: BLE001 - numba missing or unusable: reference only
             _fast = e if isinstance(e, ImportError) else \
@@ -98,7 +104,8 @@ def _fast_for(cell, layer, dtype):
 
 
 def kernels_for(cell, layer=None, dtype=np.float32):
-    """The ``(forward, backward)`` kernel pair for ``cell`` ("lstm", "gru", "simple_rnn")."""
+    """The ``(forward, backward)`` kernel pair for ``cell`` ("lstm", "gru", "simple_rnn",
+    "ln_lstm")."""
     fast = _fast_for(cell, layer, dtype)
     return _REFERENCE[cell] if fast is None else fast[:2]
 

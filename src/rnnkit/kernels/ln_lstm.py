@@ -16,7 +16,8 @@ Zoneout (Krueger et al. 2016) then keeps each unit's previous value with probabi
 
 ``zc``, ``zh`` (T, B, H) are Bernoulli(p) draws, new at every step, when training and the
 constant p at inference (the expectation); None for no zoneout. Padded steps (``mask[t, b]``
-False) carry both states.
+False) carry both states. The compiled twin with the same contract is
+:mod:`rnnkit.kernels.fast.ln_lstm` (chosen by :mod:`rnnkit.kernels.dispatch`).
 
 >>> import numpy as np
 >>> T, B, H = 3, 2, 4

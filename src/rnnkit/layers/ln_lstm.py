@@ -10,8 +10,11 @@ al. 2016), as lmnt-com/haste's ``LayerNormLSTM``.
 Zoneout keeps a unit's previous value with probability ``cell_zoneout`` (c) / ``zoneout`` (h):
 fresh Bernoulli draws at every step and unit when training, and the expectation (the constant
 probability) at inference, as haste and the paper. With both at 0 it is the plain LayerNorm
-LSTM. The recurrence and its hand-written BPTT are in :mod:`rnnkit.kernels.ln_lstm`; the input
-LayerNorm runs over all steps at once, outside the time loop.
+LSTM. The recurrence and its hand-written BPTT are in :mod:`rnnkit.kernels.ln_lstm` (the
+readable NumPy reference) and :mod:`rnnkit.kernels.fast.ln_lstm` (compiled, same contract),
+chosen like the other cells' by :mod:`rnnkit.kernels.dispatch` (``RNNKIT_KERNELS``; default
+activations, float32 and float64; otherwise the reference); the input LayerNorm runs over all
+steps at once, outside the time loop.
 
 Weights (``get_weights`` order): kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) (Keras
 gate order i, f, c, o), input_gamma (4H,), recurrent_gamma (4H,), cell_gamma (H,),
@@ -27,8 +30,8 @@ cell_beta (H,).
 import numpy as np
 
 from .. import activations
+from ..kernels.dispatch import inference_kernel_for, kernels_for
 from ..kernels.layer_norm import normalize, normalize_backward
-from ..kernels.ln_lstm import ln_lstm_backward, ln_lstm_forward
 from .lstm import _UnitForgetBias
 from .recurrent import Recurrent
 from .step_streamer import StepStreamer
@@ -49,7 +52,7 @@ class LayerNormLSTM(Recurrent):
     """
 
     n_gates = 4
-    kernel_cell = None             # not one of the LSTM/GRU/SimpleRNN kernels
+    kernel_cell = None             # no one-step kernels: streams step by step via step()
     state_names = ("h", "c")
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
@@ -65,6 +68,7 @@ class LayerNormLSTM(Recurrent):
         self.zoneout, self.cell_zoneout = float(zoneout), float(cell_zoneout)
         self.epsilon = float(epsilon)
         self._training = False
+        self._no_cache = False     # True while a forward-only pass runs (no backward follows)
 
     def _bias_init(self):
         if self.unit_forget_bias:
@@ -109,14 +113,29 @@ class LayerNormLSTM(Recurrent):
         if self.bias is not None:
             xn += self.bias.value
         zh, zc = self._zoneout_masks(T, B, xw.dtype)
-        h_seq, h_T, c_T, cache = ln_lstm_forward(
-            xn, self.recurrent_kernel.value, self.recurrent_gamma.value, self.cell_gamma.value,
-            self.cell_beta.value, states0[0], states0[1], mask, zh, zc, rec_dropout,
-            self.epsilon, self.activation, self.recurrent_activation)
-        return h_seq, [h_T, c_T], (xhat, rstd, cache)
+        args = (xn, self.recurrent_kernel.value, self.recurrent_gamma.value,
+                self.cell_gamma.value, self.cell_beta.value, states0[0], states0[1], mask, zh,
+                zc, rec_dropout, self.epsilon, self.activation, self.recurrent_activation)
+        ln_lstm_infer = inference_kernel_for("ln_lstm", self, xw.dtype) if self._no_cache \
+            else None
+        if ln_lstm_infer is not None:            # fast, keeping nothing for a backward pass
+            h_seq, h_T, c_T = ln_lstm_infer(*args)
+            return h_seq, [h_T, c_T], None
+        ln_lstm_forward, ln_lstm_backward = kernels_for("ln_lstm", self, xw.dtype)  # fast or ref
+        h_seq, h_T, c_T, cache = ln_lstm_forward(*args)
+        return h_seq, [h_T, c_T], (xhat, rstd, ln_lstm_backward, cache)
+
+    def _kernel_infer(self, x, states0, mask, out):
+        """The base's forward without a cache (under inference_mode), with the fast kernel's
+        forward-only pass where the fast path applies."""
+        self._no_cache = True
+        try:
+            return super()._kernel_infer(x, states0, mask, out)
+        finally:
+            self._no_cache = False
 
     def _kernel_backward(self, dh_seq, d_states, cache):
-        xhat, rstd, kcache = cache
+        xhat, rstd, ln_lstm_backward, kcache = cache
         dxn, dW_hh, dgamma_h, dgamma_c, dbeta_c, dh0, dc0 = ln_lstm_backward(
             dh_seq, d_states[0], d_states[1], kcache, self._dh_trace(dh_seq))
         self.recurrent_kernel.grad += dW_hh
@@ -132,12 +151,12 @@ class LayerNormLSTM(Recurrent):
     def step(self, x_t, states):
         """One inference step: x_t (B, I), [h_prev, c_prev] -> [h_t, c_t] (zoneout by its
         expectation)."""
-        saved, self._training = self._training, False
+        saved, self._training, self._no_cache = self._training, False, True
         try:
             xw = (np.asarray(x_t, dtype=self.kernel.value.dtype) @ self.kernel.value)[None]
             _, new_states, _ = self._kernel_forward(xw, states, None, None)
         finally:
-            self._training = saved
+            self._training, self._no_cache = saved, False
         return new_states
 
     def streamer(self, batch_size=1, initial_state=None):
