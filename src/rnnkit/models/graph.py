@@ -29,8 +29,8 @@ def map_graph(inputs, outputs):
         traversal order (Keras's ``_map_graph_network``).
 
     Raises:
-        ValueError: a cycle, a tensor that depends on an ``Input`` not among ``inputs`` (graph
-        disconnected), or two layers with one name.
+        ValueError: a cycle, a tensor that depends on an ``Input`` not among ``inputs``
+            (graph disconnected), or two layers with one name.
     """
     input_ids = {id(t) for t in inputs}
     finished, in_progress = set(), set()
