@@ -63,8 +63,8 @@ def _carry(h, t, b, prev, H):
 @njit(**_JIT)
 def _gru_forward(seq, opt):
     """h_t = (1 - z) h_prev + z hh, hh = xw_h, into ``seq.h`` (see :class:`Sequence`)."""
-    xw, z_seq, _, _, h0, h, mask = seq          # (T, B, 2H), (T, B, H), f, i, (B, H), h, mask
-    use_mask = opt[1]
+    xw, z_seq, _, _, h0, h, mask = seq          # see Sequence; f and i unused
+    cell, use_mask, use_trace = opt
     T, B, _ = xw.shape
     H = h0.shape[1]
     one = like(xw, 1.0)
@@ -84,8 +84,8 @@ def _gru_forward(seq, opt):
 @njit(**_JIT)
 def _lstm_forward(seq, opt):
     """h_t = (f h_prev + i hh) / (f + i), hh = xw_h, into ``seq.h`` (see :class:`Sequence`)."""
-    xw, _, f_seq, i_seq, h0, h, mask = seq      # (T, B, 3H), z, (T, B, H) x2, (B, H), h, mask
-    use_mask = opt[1]
+    xw, _, f_seq, i_seq, h0, h, mask = seq      # see Sequence; z unused
+    cell, use_mask, use_trace = opt
     T, B, _ = xw.shape
     H = h0.shape[1]
     prev = h0.copy()                            # (B, H) h_prev
