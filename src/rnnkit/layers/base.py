@@ -19,104 +19,24 @@ The cache of the last ``forward`` lives in ``self._cache``; a model that calls o
 several places keeps one cache per call and puts it back before that call's backward.
 """
 
-import contextlib
-import contextvars
-import inspect
-import operator
-import os
-import re
-
 import numpy as np
 
 from .. import config, initializers
-from . import weight_options
-from . import define_by_run
+from . import define_by_run, naming, weight_limits, weight_options
+from .naming import clear_session, unique_name  # noqa: F401 (clear_session: importable here)
+from .weight_limits import weight_budget          # noqa: F401 (importable here, as before)
 from .tape import _plain_tree, active_tape
 from .symbolic import Node, SymbolicTensor, flatten, is_symbolic, pack, structure_of
 from .weight import Weight
 
-_name_counts = {}
-
-# While a loader rebuilds an architecture from a file: [weight values still allowed, file name].
-_weight_budget = contextvars.ContextVar("rnnkit_weight_budget", default=None)
-
-
-@contextlib.contextmanager
-def weight_budget(n_values, what):
-    """Within this block layers may create at most ``n_values`` weight values in all; a bigger
-    ``add_weight`` raises ValueError before allocating. Loaders use it so that an architecture
-    read from a file cannot ask for more memory than the file's own weights could fill."""
-    token = _weight_budget.set([int(n_values), what])
-    try:
-        yield
-    finally:
-        _weight_budget.reset(token)
-
-
-def _charge_weight_budget(layer, name, shape):
-    budget = _weight_budget.get()
-    if budget is None:
-        return
-    try:
-        dims = [operator.index(d) for d in shape]
-    except TypeError:
-        return                                  # not integers: the initializer refuses them
-    n = int(np.prod(dims, dtype=object)) if dims else 1
-    if n > budget[0]:
-        raise ValueError(f"{budget[1]}: the architecture asks for a weight {name!r} of shape "
-                         f"{tuple(dims)} ({n} values) in layer {layer.name!r}, more than the "
-                         f"{budget[0]} weight values left in the file")
-    budget[0] -= n
-
-
-def _check_float_dtype(name, dtype):
-    """A layer computes in float16, float32 or float64: int8 would zero the weights, object
-    would compute in Python objects."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{name}: dtype must be float16, float32 or float64, got {dtype!r}") \
-            from None
-    if dt not in (np.float16, np.float32, np.float64):
-        raise ValueError(f"{name}: dtype must be float16, float32 or float64, got {dtype!r}")
-
-
-def _physical_memory():
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _check_fits_in_memory(layer, name, shape, dtype):
-    """A weight larger than the machine's memory is a clear ValueError, not a MemoryError."""
-    try:
-        n = int(np.prod([operator.index(d) for d in shape], dtype=object)) if len(shape) else 1
-    except TypeError:
-        return                                  # not integers: the initializer refuses them
-    need, have = n * np.dtype(dtype).itemsize, _physical_memory()
-    if have is not None and need > have:
-        raise ValueError(f"{layer.name}: weight {name!r} of shape {tuple(shape)} needs "
-                         f"{need / 2**30:.1f} GiB, more than this machine's "
-                         f"{have / 2**30:.1f} GiB of memory")
-
-
-def clear_session():
-    """Forget the layer names given so far, so that the next LSTM is called "lstm" again."""
-    _name_counts.clear()
-
-
-def _snake(name):
-    """Keras's ``to_snake_case``: ``SimpleRNN`` -> ``simple_rnn``, ``Conv1D`` -> ``conv1d``."""
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name))
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
-
-
-def unique_name(prefix):
-    """Keras naming: the first is ``prefix``, then ``prefix_1``, ``prefix_2``, ..."""
-    n = _name_counts.get(prefix, 0)
-    _name_counts[prefix] = n + 1
-    return prefix if n == 0 else f"{prefix}_{n}"
+# moved out by concept; the old names stay importable from here
+_name_counts = naming._name_counts
+_snake = naming.snake_case
+_weight_budget = weight_limits._weight_budget
+_charge_weight_budget = weight_limits.charge_weight_budget
+_check_float_dtype = weight_limits.check_float_dtype
+_physical_memory = weight_limits.physical_memory
+_check_fits_in_memory = weight_limits.check_fits_in_memory
 
 
 def shape_of(x):
@@ -135,9 +55,9 @@ class Layer:
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, **weight_args):
-        self.name = name or unique_name(_snake(type(self).__name__))
+        self.name = name or unique_name(naming.snake_case(type(self).__name__))
         if dtype is not None and not self.any_dtype:
-            _check_float_dtype(self.name, dtype)
+            weight_limits.check_float_dtype(self.name, dtype)
         unknown = sorted(set(weight_args) - set(weight_options.argument_names(
             self._regularizable)))
         if unknown:
@@ -173,8 +93,8 @@ class Layer:
 
     def add_weight(self, name, shape, initializer="zeros", trainable=True, dtype=None):
         """Create a :class:`Weight` of ``shape`` from ``initializer`` and register it."""
-        _charge_weight_budget(self, name, shape)
-        _check_fits_in_memory(self, name, shape, dtype or self.dtype)
+        weight_limits.charge_weight_budget(self, name, shape)         # a loader's budget
+        weight_limits.check_fits_in_memory(self, name, shape, dtype or self.dtype)
         value = initializers.get(initializer)(tuple(shape), dtype=dtype or self.dtype)
         w = Weight(value, name, path=f"{self.name}/{name}", trainable=trainable)
         w.regularizer = self._regularizers.get(name)

@@ -24,77 +24,19 @@ What the graph may hold:
 
 The order of ``model.layers`` and the node indices in ``get_config``/``summary`` follow Keras
 (``_map_graph_network``): by depth from the outputs, deepest first, ties in traversal order.
+The walk is :mod:`rnnkit.models.graph`; the graph as JSON and back is
+:mod:`rnnkit.models.graph_config`.
 """
-
-import collections
 
 from ..io import keras_h5, onnx_export, saving
 from ..layers.base import Layer, _defines_call, _snake as _snake_name, unique_name
-from ..layers.input_layer import InputLayer
-from ..layers.registry import deserialize
 from ..layers.symbolic import SymbolicTensor, flatten
 from ..training.trainer import TrainingMixin
+from .graph import map_graph
+from .graph_config import graph_config, rebuild_graph
 from .summary import print_summary
 
-
-def _map_graph(inputs, outputs):
-    """Nodes between ``inputs`` and ``outputs``: topological order, depths, ordered layers."""
-    input_ids = {id(t) for t in inputs}
-    finished, in_progress = set(), set()
-    ordered, layer_indices = [], {}
-
-    def visit(tensor):
-        node = tensor.node
-        if node in finished:
-            return
-        if node in in_progress:
-            raise ValueError(f"the tensor {tensor} at layer {node.layer.name!r} is part of a cycle")
-        if node.is_input and id(tensor) not in input_ids:
-            raise ValueError(
-                f"graph disconnected: cannot obtain the value of {tensor} (the output of "
-                f"{node.layer.name!r}); it is not among the model's inputs "
-                f"{[t.node.layer.name for t in inputs]}")
-        layer_indices.setdefault(node.layer, len(layer_indices))
-        in_progress.add(node)
-        for t in node.inputs:
-            visit(t)
-        in_progress.discard(node)
-        finished.add(node)
-        ordered.append(node)
-
-    for t in outputs:
-        visit(t)
-
-    # Depth: 0 for the nodes making outputs, else 1 + the depth of the deepest node reading it.
-    node_depth, layer_depth = {}, {}
-    for node in reversed(ordered):
-        depth = max(node_depth.setdefault(node, 0), layer_depth.get(node.layer, 0))
-        layer_depth[node.layer] = depth
-        node_depth[node] = depth
-        for parent in node.parents:
-            node_depth[parent] = max(depth + 1, node_depth.get(parent, 0))
-    for t in inputs:                         # inputs no output depends on: kept, at depth 0
-        if t.node.layer not in layer_depth:
-            layer_depth[t.node.layer] = 0
-            layer_indices[t.node.layer] = -1
-            node_depth[t.node] = 0
-
-    nodes_by_depth = collections.defaultdict(list)
-    for node, depth in node_depth.items():
-        nodes_by_depth[depth].append(node)
-    layers_by_depth = collections.defaultdict(list)
-    for layer, depth in layer_depth.items():
-        layers_by_depth[depth].append(layer)
-    layers = []
-    for depth in sorted(layers_by_depth, reverse=True):
-        layers.extend(sorted(layers_by_depth[depth], key=lambda lay: layer_indices[lay]))
-
-    names = [layer.name for layer in layers]
-    for name in names:
-        if names.count(name) > 1:
-            raise ValueError(f"the name {name!r} is used {names.count(name)} times in the model; "
-                             f"all layer names should be unique")
-    return ordered, dict(nodes_by_depth), layers
+_map_graph = map_graph      # its first name
 
 
 def _add_grad(grads, tensor, g):
@@ -145,7 +87,7 @@ class Model(TrainingMixin, Layer):
                                  f"got an output of layer {t.node.layer.name!r}")
         if len({id(t) for t in self.inputs}) != len(self.inputs):
             raise ValueError(f"{self.name}: the same Input is given twice in inputs")
-        self._nodes, self._nodes_by_depth, self._layers = _map_graph(self.inputs, self.outputs)
+        self._nodes, self._nodes_by_depth, self._layers = map_graph(self.inputs, self.outputs)
         self._node_set = set(self._nodes) | {t.node for t in self.inputs}
         self.built = True
 
@@ -361,97 +303,18 @@ class Model(TrainingMixin, Layer):
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
     # ---- config ----------------------------------------------------------------------------
-    def _node_indices(self):
-        """Each node of this model -> its index among this model's calls of its layer."""
-        index = {}
-        for layer in self._layers:
-            k = 0
-            for node in layer._inbound_nodes:
-                if node in self._node_set:
-                    index[node] = k
-                    k += 1
-        return index
-
     def get_config(self):
         if self._subclassed:
             raise NotImplementedError(
                 f"{self.name}: a subclassed model's architecture is Python code, which rnnkit "
                 "does not save; save_weights() works, or build the model with the functional "
                 "API to save it whole")
-        return self._graph_config()
-
-    def _graph_config(self):
-        """The graph as JSON: each layer's class, config and calls (``inbound_nodes``).
-
-        A call is ``{"inputs": ..., "tensor_kwargs": {...}, "kwargs": {...}}`` where a tensor is
-        written ``[layer name, node index, output index]`` (the node index counts only this
-        model's calls of that layer) and lists of inputs stay lists.
-        """
-        index = self._node_indices()
-
-        def ref(t):
-            return [t.node.layer.name, index[t.node], t.index]
-
-        layers = []
-        for layer in self._layers:
-            calls = []
-            for node in layer._inbound_nodes:
-                if node not in self._node_set or node.is_input:
-                    continue
-                inputs, tensor_kwargs = node.unflatten([ref(t) for t in node.inputs])
-                calls.append({"inputs": inputs, "tensor_kwargs": tensor_kwargs,
-                              "kwargs": dict(node.kwargs)})
-            layers.append({"class_name": type(layer).__name__, "name": layer.name,
-                           "config": layer.get_config(), "inbound_nodes": calls})
-        return {"name": self.name, "trainable": self.trainable, "layers": layers,
-                "input_layers": [ref(t) for t in self.inputs],
-                "output_layers": [ref(t) for t in self.outputs],
-                "inputs_are_list": self._inputs_are_list,
-                "outputs_are_list": self._outputs_are_list}
+        return graph_config(self)           # rnnkit.models.graph_config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """Rebuild the graph of :meth:`get_config` with new layers (weights not included)."""
-        created, queues, made = {}, {}, {}
-        for spec in config["layers"]:
-            layer = deserialize(spec, custom_objects)
-            created[spec["name"]] = layer
-            queues[spec["name"]] = collections.deque(spec["inbound_nodes"])
-            if isinstance(layer, InputLayer):
-                made[(spec["name"], 0)] = layer._inbound_nodes[0].outputs
-        counts = collections.Counter()
-
-        def tensor(r):
-            return made[(r[0], r[1])][r[2]]
-
-        def resolve(structure):               # a reference is [layer name, node, tensor]
-            if isinstance(structure[0], str):
-                return tensor(structure)
-            return [resolve(s) for s in structure]
-
-        while any(queues.values()):
-            progressed = False
-            for spec in config["layers"]:
-                name, queue = spec["name"], queues[spec["name"]]
-                while queue:                  # a layer's calls are replayed in their order
-                    call = queue[0]
-                    try:
-                        inputs = resolve(call["inputs"])
-                        tensor_kwargs = {k: resolve(v) for k, v in call["tensor_kwargs"].items()}
-                    except KeyError:
-                        break                 # an input is made by a call not replayed yet
-                    out = created[name](inputs, **tensor_kwargs, **call["kwargs"])
-                    made[(name, counts[name])] = flatten(out)
-                    counts[name] += 1
-                    queue.popleft()
-                    progressed = True
-            if not progressed:
-                raise ValueError("from_config: the graph cannot be rebuilt (a call reads a "
-                                 "tensor that no call makes)")
-        inputs = [tensor(r) for r in config["input_layers"]]
-        outputs = [tensor(r) for r in config["output_layers"]]
+        inputs, outputs = rebuild_graph(config, custom_objects)
         return cls(inputs if config.get("inputs_are_list", True) else inputs[0],
                    outputs if config.get("outputs_are_list", True) else outputs[0],
                    name=config.get("name"), trainable=config.get("trainable", True))
-
-

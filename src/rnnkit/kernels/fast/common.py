@@ -101,3 +101,13 @@ _one_blas_thread = threads.blas_one_thread
 def matmul_split(a, b, out):
     """``out[...] = a @ b`` over the threads (:func:`rnnkit.kernels.threads.matmul`)."""
     return threads.matmul(a, b, out)
+
+
+def plain(*packs):
+    """The argument packs (namedtuples of arrays and switches) as plain tuples, for a compiled
+    pass that unpacks them by position (``W_ih, bias, W_hh = w``) in the namedtuple's field
+    order. numba's dispatcher types a plain tuple of arrays almost as fast as separate
+    arguments, a namedtuple through a slower path: measured here (numba 0.68, CPU time per call
+    of an empty function taking 10 arrays, 6 switches and the block), separate arguments 1.3
+    us, three plain tuples 1.5 us, three namedtuples 3.9 us."""
+    return tuple(map(tuple, packs))

@@ -15,8 +15,10 @@ _JIT = dict(cache=True, nogil=True, error_model="numpy")
 
 @njit(**_JIT)
 def _forward(a, b, h0, h):
+    """h_t = a_t h_{t-1} + b_t: ``a``, ``b`` (T, N) with N = B*H flattened, ``h0`` (N,), ``h``
+    (T, N) written."""
     T, N = a.shape
-    prev = h0.copy()
+    prev = h0.copy()                            # (N,) h_{t-1}
     for t in range(T):
         for n in range(N):
             v = a[t, n] * prev[n]
@@ -27,6 +29,8 @@ def _forward(a, b, h0, h):
 
 @njit(**_JIT)
 def _reverse(a, dh, g, dh0):
+    """g_t = dh_t + a_{t+1} g_{t+1} (g = dL/dh_t through every path): ``a``, ``dh`` (T, N)
+    with N = B*H flattened, ``g`` (T, N) and ``dh0`` (N,) = a_0 g_0 written."""
     T, N = a.shape
     for n in range(N):
         g[T - 1, n] = dh[T - 1, n]

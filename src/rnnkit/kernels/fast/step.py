@@ -28,6 +28,12 @@ Per step, for each batch row ``b`` (``u_b = [x_b, h_b]``, sums over k)::
 
 States are updated in place. Every function takes its scratch buffers as arguments and the
 input ``x`` last, so that a stream binds everything else once (``functools.partial``).
+
+The arguments stay separate arrays (7 to 9), not packed into tuples as the whole-sequence
+passes are: a SimpleRNN(64) step at batch 1 takes ~2.2 us in all, and numba's dispatcher types
+a tuple argument more slowly than arrays (measured here, numba 0.68, CPU time per call of an
+empty function: 7 arrays 0.61 us, one plain tuple of 6 arrays and an array 0.84 us, a
+namedtuple instead 1.67 us), so packing would cost a streamer 10-20% per step.
 """
 
 import numpy as np
@@ -125,10 +131,10 @@ def gru_step(h, WT, b_ih, b_hh, reset_after, u, zx, zh, x):
     K = I + H
     _load(u, x, h)
     _dots(WT, 0, 2 * H, 0, K, u, zx, 0)                 # z, r pre-activations, both parts
-    for b in range(B):                                  # z, r = sigmoid(...), over zx[b, :2H]
-        a = zx[b]
+    for b in range(B):                                  # z, r = sigmoid(...), in place
+        zr = zx[b]                                      # (3H,): [z, r] pre-activations
         for j in range(2 * H):
-            a[j] = sigmoid(a[j] + b_ih[j] + b_hh[j])
+            zr[j] = sigmoid(zr[j] + b_ih[j] + b_hh[j])
     if reset_after:
         _dots(WT, 2 * H, 3 * H, 0, I, u, zx, 2 * H)     # x_t @ W_h
         _dots(WT, 2 * H, 3 * H, I, K, u, zh, 0)         # h_prev @ U_h
