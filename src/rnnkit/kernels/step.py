@@ -16,6 +16,8 @@ whole-sequence kernels so that float64 results agree with them to rounding (~1e-
                h_t = z * h_prev + (1 - z) * hh
     SimpleRNN  h_t = act(h_prev @ W_hh + (x_t @ W_ih + b))
 
+with zoneout (LSTM, GRU) by its expectation, the constant blends ``c_t = p_c c_prev + (1 - p_c)
+c_t`` and ``h_t = p_h h_prev + (1 - p_h) h_t`` (``zoneout``, ``cell_zoneout``: 0 skips them).
 No dropout, no mask and no cache: a step is inference only. :mod:`rnnkit.kernels.fast.step` is
 the compiled version; :class:`rnnkit.layers.streaming.Streamer` chooses between them.
 
@@ -30,17 +32,18 @@ the compiled version; :class:`rnnkit.layers.streaming.Streamer` chooses between 
 """
 
 from .. import activations
-from .equations import gru_state_update, lstm_cell_update, lstm_gates, lstm_hidden
+from .equations import gru_state_update, lstm_cell_update, lstm_gates, lstm_hidden, zoneout
 
 
 def lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b, activation=activations.tanh,
-              recurrent_activation=activations.sigmoid):
+              recurrent_activation=activations.sigmoid, zoneout_h=0.0, zoneout_c=0.0):
     """One LSTM step.
 
     Args:
         x_t: (B, I) input.  h_prev, c_prev: (B, H) states.
         W_ih: (I, 4H) kernel.  W_hh: (H, 4H) recurrent kernel.  b: (4H,) bias or None.
         activation, recurrent_activation: :class:`rnnkit.activations.Activation` objects.
+        zoneout_h, zoneout_c: the zoneout probabilities p of h and c (0: none).
 
     Returns:
         h_t (B, H), c_t (B, H), new arrays.
@@ -51,13 +54,18 @@ def lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b, activation=activations.tanh,
     z = h_prev @ W_hh
     z += xw                                           # (B, 4H) pre-activations
     i, f, g, o = lstm_gates(z, activation, recurrent_activation)
-    c_t = lstm_cell_update(c_prev, i, f, g)
-    h_t = lstm_hidden(o, activation(c_t))
+    c_t = lstm_cell_update(c_prev, i, f, g)                       # c~
+    h_t = lstm_hidden(o, activation(c_t))                         # h~
+    if zoneout_c:                                     # zoneout by its expectation
+        c_t = zoneout(zoneout_c, c_t, c_prev)
+    if zoneout_h:
+        h_t = zoneout(zoneout_h, h_t, h_prev)
     return h_t, c_t
 
 
 def gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, reset_after=True,
-             activation=activations.tanh, recurrent_activation=activations.sigmoid):
+             activation=activations.tanh, recurrent_activation=activations.sigmoid,
+             zoneout_h=0.0):
     """One GRU step (gate blocks z, r, h).
 
     Args:
@@ -66,6 +74,7 @@ def gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, reset_after=True,
         b_ih: (3H,) input bias or None.  b_hh: (3H,) recurrent bias (reset_after only) or None.
         reset_after: apply the reset gate after the recurrent product (True) or before (False).
         activation, recurrent_activation: :class:`rnnkit.activations.Activation` objects.
+        zoneout_h: the zoneout probability p of h (0: none).
 
     Returns:
         h_t (B, H), a new array.
@@ -90,7 +99,10 @@ def gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, reset_after=True,
         a_h = (r * h_prev) @ W_hh[:, 2 * H:]
         a_h += xw[:, 2 * H:]
         hh = act(a_h)
-    return gru_state_update(h_prev, z, hh)
+    h_t = gru_state_update(h_prev, z, hh)
+    if zoneout_h:                                     # zoneout by its expectation
+        h_t = zoneout(zoneout_h, h_t, h_prev)
+    return h_t
 
 
 def simple_rnn_step(x_t, h_prev, W_ih, W_hh, b, activation=activations.tanh):

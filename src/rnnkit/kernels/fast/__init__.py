@@ -2,7 +2,8 @@
 
 ``lstm``, ``gru`` and ``simple_rnn`` hold one module each: the forward and backward passes as
 single compiled calls over the whole sequence, plus Python wrappers with the reference
-signatures, and a forward-only pass without a cache (``*_infer``) for inference.
+signatures, and a forward-only pass without a cache (``*_infer``; GRU's in ``gru_infer``) for
+inference. ``zoneout`` packs zoneout's keep-masks for the LSTM and GRU passes.
 ``_lowlevel`` binds numpy's own OpenBLAS ``?gemm`` and defines the vectorisable tanh and the
 per-step products; ``common`` prepares arguments and splits a batch over threads
 (:func:`rnnkit.kernels.threads.run_blocks`).
