@@ -22,7 +22,8 @@ compiled step implements, or ``RNNKIT_KERNELS=reference``. The choice, the packe
 the biases are fixed when the stream is made: after changing the layer's weights (training,
 ``set_weights``), call :meth:`Streamer.reload_weights` or make a new stream.
 
-Inference only: no dropout, no mask, no gradients. Steps arrive in the order given, so a
+Inference only: no dropout, no mask, no gradients; zoneout (LSTM, GRU) by its expectation, as
+``layer.predict``. Steps arrive in the order given, so a
 ``go_backwards`` layer is reproduced by streaming its input from the last step to the first.
 
 >>> import numpy as np
@@ -128,6 +129,9 @@ class Streamer:
             b_ih, b_hh = (None if layer.bias is None else layer.bias.value), None
         b_ih = None if b_ih is None else np.array(b_ih, dtype=dt)
         b_hh = None if b_hh is None else np.array(b_hh, dtype=dt)
+        # zoneout probabilities of h and c (0 where the layer has none), used by expectation
+        self._p_h = float(getattr(layer, "zoneout", 0.0))
+        self._p_c = float(getattr(layer, "cell_zoneout", 0.0))
         fast = dispatch.step_kernels_for(self.cell, layer, dt)
         self.kernels = "reference" if fast is None else "fast"
         if fast is None:
@@ -142,11 +146,12 @@ class Streamer:
         z = np.empty((B, G), dtype=dt)                                # gate pre-activations
         if self.cell == "lstm":
             h, c = self._states
-            self._run = functools.partial(fast.lstm_step, h, c, WT, b_ih, u, z)
+            p_zone = (dt.type(self._p_h), dt.type(self._p_c))
+            self._run = functools.partial(fast.lstm_step, h, c, WT, b_ih, p_zone, u, z)
         elif self.cell == "gru":
             zh = np.empty((B, H), dtype=dt)                           # h_prev @ U_h
             self._run = functools.partial(fast.gru_step, self._states[0], WT, b_ih, b_hh,
-                                          layer.reset_after, u, z, zh)
+                                          layer.reset_after, dt.type(self._p_h), u, z, zh)
         else:
             relu = layer.activation.name == "relu"
             self._run = functools.partial(fast.simple_rnn_step, self._states[0], WT, b_ih, relu,
@@ -178,13 +183,14 @@ class Streamer:
         h, c = self._states
         h[...], c[...] = ref_step.lstm_step(x, h, c, self._W_ih, self._W_hh, self._b_ih,
                                             self.layer.activation,
-                                            self.layer.recurrent_activation)
+                                            self.layer.recurrent_activation, self._p_h,
+                                            self._p_c)
 
     def _gru_reference(self, x):
         h = self._states[0]
         h[...] = ref_step.gru_step(x, h, self._W_ih, self._W_hh, self._b_ih, self._b_hh,
                                    self.layer.reset_after, self.layer.activation,
-                                   self.layer.recurrent_activation)
+                                   self.layer.recurrent_activation, self._p_h)
 
     def _simple_rnn_reference(self, x):
         h = self._states[0]
