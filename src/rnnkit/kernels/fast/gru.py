@@ -33,7 +33,8 @@ from numba import njit
 
 from ..shapes import check_backward_grads
 from ._lowlevel import SMALL_MNK, gemm_rows, like, sigmoid, tanh
-from .common import Cache, forward_x_args, mask_and_rec, matmul_split, run_blocks, trace_buffer
+from .common import (Cache, Dropout, StepInputs, Trace, forward_x_args, mask_and_rec,
+                     matmul_split, run_blocks, trace_buffer)
 from .gru_infer import gru_infer  # noqa: F401 - the forward-only pass, re-exported here
 from .zoneout import zoneout, zoneout_backward, zoneout_masks
 
@@ -54,13 +55,18 @@ def _input_rows(h, t, rec, use_rec, h_in, b0, b1):
 
 
 @njit(**_JIT)
-def _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, b_hh, h, gates, cand, mask, rec, use_rec,
-                  zone, h_in, reset_after, small, b0, b1):
-    # the step's input projections are read from xw[t], or (from_x: x (T, B, I) time-major)
-    # computed here per step into xs (B, 3H): b_ih + x_t @ W_ih; zone: Zoneout, keep-mask
-    # zone.h (T, B, H) when zone.on_h
+def _forward_pass(src, xs, W, b_hh, h, gates, cand, mask, drop, zone, h_in, reset_after, small,
+                  b0, b1):
+    # src: StepInputs, the step's input projections read from src.xw[t] (T, B, 3H), or (from_x:
+    # src.x (T, B, I) time-major, src.W_ih (I, 3H), src.bias = b_ih (3H,)) computed here per
+    # step into xs (B, 3H): b_ih + x_t @ W_ih; W = W_hh (H, 3H); b_hh (3H,); h (T+1, B, H);
+    # gates (T, B, 3H) out: z, r, hh; cand (T, B, H) out: hU_h + b_h (reset_after) or
+    # r * h_in; mask (T, B); drop: Dropout (drop.r (B, H) when drop.on); zone: Zoneout,
+    # keep-mask zone.h (T, B, H) when zone.on_h; h_in (B, H) scratch for h_prev * r
     T, B, G = gates.shape
     H = G // 3
+    xw, x, W_ih, b_ih, from_x = src
+    rec, use_rec = drop
     I = x.shape[2]
     nb = b1 - b0
     for t in range(T):
@@ -73,10 +79,10 @@ def _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, b_hh, h, gates, cand, mask, 
             xt = xs
         else:
             xt = xw[t]
-        src, off = _input_rows(h, t, rec, use_rec, h_in, b0, b1)
+        h_src, off = _input_rows(h, t, rec, use_rec, h_in, b0, b1)
         if reset_after:
             # hU = h_in @ W_hh  (into the gate buffer; the bias is added below)
-            gemm_rows(nb, G, H, src, off, H, W, 0, G, 0.0, gates, (t * B + b0) * G, G, small)
+            gemm_rows(nb, G, H, h_src, off, H, W, 0, G, 0.0, gates, (t * B + b0) * G, G, small)
             for b in range(b0, b1):
                 if not mask[t, b]:
                     continue
@@ -89,13 +95,13 @@ def _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, b_hh, h, gates, cand, mask, 
                     a[2 * H + j] = tanh(xr[2 * H + j] + a[H + j] * cj)
         else:
             # a_zr = h_in @ U_zr
-            gemm_rows(nb, 2 * H, H, src, off, H, W, 0, G, 0.0, gates, (t * B + b0) * G, G,
+            gemm_rows(nb, 2 * H, H, h_src, off, H, W, 0, G, 0.0, gates, (t * B + b0) * G, G,
                       small)
             for b in range(b0, b1):
                 a, xr, cd = gates[t, b], xt[b], cand[t, b]
                 for j in range(2 * H):                       # z, r
                     a[j] = sigmoid(a[j] + xr[j])
-                hi = src[0 if use_rec else t, b]
+                hi = h_src[0 if use_rec else t, b]
                 for j in range(H):                           # cand = r * h_in
                     cd[j] = a[H + j] * hi[j]
             # a_h = cand @ U_h
@@ -126,16 +132,18 @@ def _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, b_hh, h, gates, cand, mask, 
 
 
 @njit(**_JIT)
-def _backward_pass(dh_seq, WT, h, gates, cand, mask, rec, use_rec, zone, dh, scratch, trace,
-                   use_trace, reset_after, small, b0, b1):
+def _backward_pass(dh_seq, WT, h, gates, cand, mask, drop, zone, dh, scratch, tr_dh,
+                   reset_after, small, b0, b1):
     # WT = W_hh^T (3H, H): rows [0, 2H) are U_zr^T, rows [2H, 3H) U_h^T
     # dh_seq (T, B, H); h (T+1, B, H); gates (T, B, 3H) activations z, r, hh in, their
     # pre-activation gradients out; cand (T, B, H) (reset_after: hU_h + b_h in, dhU_h out);
-    # mask (T, B); rec (B, H); zone: Zoneout (keep-mask zone.h (T, B, H));
-    # dh (B, H): on entry dL/dh_T from outside, on exit dL/dh_0;
-    # scratch (B, H) dL/dh_in of the step; trace (T, B, H) dL/dh_t when use_trace
+    # mask (T, B); drop: Dropout (drop.r (B, H) when drop.on); zone: Zoneout (keep-mask
+    # zone.h (T, B, H)); dh (B, H): on entry dL/dh_T from outside, on exit dL/dh_0;
+    # scratch (B, H) dL/dh_in of the step; tr_dh: Trace, tr_dh.dh (T, B, H) gets dL/dh_t
     T, B, G = gates.shape
     H = G // 3
+    rec, use_rec = drop
+    trace, use_trace = tr_dh
     nb = b1 - b0
     one, zero = like(gates, 1.0), like(gates, 0.0)
     for b in range(b0, b1):
@@ -265,15 +273,17 @@ def _forward(xw, x, W_ih, b_ih, from_x, W_hh, b_hh, h0, mask, rec_dropout, reset
     mask, rec, rec_arg = mask_and_rec(mask, rec_dropout, T, B, H, dtype)
     zone = zoneout_masks(zh, None, T, B, H, dtype)  # keep-mask (T, B, H) or a placeholder
     h_in = np.empty((B, H), dtype=dtype)
-    xs = np.empty((B, G) if from_x else (1, G), dtype=dtype)
+    xs = np.empty((B, G) if from_x else (1, G), dtype=dtype)   # (B, 3H) step projections
     if from_x:
         xw = gates[:1, :1]                       # placeholders of the right types
     else:
         W_ih, b_ih = W[:1], bias
+    src = StepInputs(xw, x, W_ih, b_ih, from_x)
+    drop = Dropout(rec_arg, rec is not None)     # (B, H) mask, or a placeholder
 
     def block(b0, b1):
-        _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, bias, h, gates, cand, mask, rec_arg,
-                      rec is not None, zone, h_in, bool(reset_after), SMALL_MNK, b0, b1)
+        _forward_pass(src, xs, W, bias, h, gates, cand, mask, drop, zone, h_in,
+                      bool(reset_after), SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     cache = Cache(W=W, has_b_hh=b_hh is not None, reset_after=bool(reset_after), h=h,
@@ -293,14 +303,13 @@ def gru_backward(dh_seq, dh_T, cache, dh_trace=None):
     dh = np.zeros((B, H), dtype=dtype) if dh_T is None else np.array(dh_T, dtype=dtype)
     scratch = np.empty((B, H), dtype=dtype)
     use_rec = cache.rec is not None
-    rec_arg = cache.rec if use_rec else scratch
-    trace = trace_buffer(dh_trace, scratch)
+    drop = Dropout(cache.rec if use_rec else scratch, use_rec)
+    trace = trace_buffer(dh_trace, scratch)      # (T, B, H), or a placeholder
     WT = np.ascontiguousarray(W.T)               # (3H, H): BLAS is faster without transposes
 
     def block(b0, b1):
-        _backward_pass(dh_seq, WT, h, gates, cand, cache.mask, rec_arg, use_rec, cache.zone, dh,
-                       scratch, trace, dh_trace is not None, cache.reset_after, SMALL_MNK,
-                       b0, b1)
+        _backward_pass(dh_seq, WT, h, gates, cand, cache.mask, drop, cache.zone, dh, scratch,
+                       Trace(trace, dh_trace is not None), cache.reset_after, SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     if dh_trace is not None and trace is not dh_trace:

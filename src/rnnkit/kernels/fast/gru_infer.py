@@ -12,19 +12,22 @@ from numba import njit
 
 from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
                         recurrent_step, sigmoid, tanh)
-from .common import infer_args, run_blocks
+from .common import InferInputs, InferOutput, infer_args, run_blocks
 from .zoneout import zoneout, zoneout_probs
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
 
 @njit(**_JIT)
-def _infer_pass(x, W_ih, b_ih, xp, use_pre, W, b_hh, h, u, zx, s, cand, out, write_out,
-                zero_masked, mask, reset_after, reverse, p_h, small, b0, b1):
-    # forward only. x (B, T, I) batch-first (step t reads x[:, T-1-t] when reverse); h (B, H)
-    # the state, updated in place; zx, s (B, 3H), cand (B, H), u (B, I) per-step scratch;
-    # mask (B, T) in input order; out (B, T, H) in processing order; p_h the zoneout
-    # probability (0: off), blended by its expectation
+def _infer_pass(src, W, b_hh, h, u, zx, s, cand, dst, mask, reset_after, reverse, p_h, small,
+                b0, b1):
+    # forward only. src: InferInputs, src.x (B, T, I) batch-first (step t reads x[:, T-1-t]
+    # when reverse), src.W_ih (I, 3H), src.bias = b_ih (3H,); W = W_hh (H, 3H), b_hh (3H,);
+    # h (B, H) the state, updated in place; zx, s (B, 3H), cand (B, H), u (B, I) per-step
+    # scratch; dst: InferOutput, dst.y (B, T, H) in processing order when dst.on; mask (B, T)
+    # in input order; p_h the zoneout probability (0: off), blended by its expectation
+    x, W_ih, b_ih, xp, use_pre = src
+    out, write_out, zero_masked = dst
     B, T, I = x.shape
     G = W.shape[1]
     H = G // 3
@@ -117,12 +120,12 @@ def gru_infer(x, W_ih, b_ih, W_hh, b_hh, h0, mask=None, reset_after=True, out=No
     cand = np.empty((B, H), dtype=x.dtype)
     write_out = out is not None
     p_h, _ = zoneout_probs(zoneout_h, 0.0, x.dtype)
-    out_arg = out if write_out else h.reshape(B, 1, H)
+    src = InferInputs(x, W_ih, b_ih, xp, use_pre)
+    dst = InferOutput(out if write_out else h.reshape(B, 1, H), write_out, bool(zero_masked))
 
     def block(b0, b1):
-        _infer_pass(x, W_ih, b_ih, xp, use_pre, W, b_hh, h, u, zx, s, cand, out_arg,
-                    write_out, bool(zero_masked), mask, bool(reset_after), bool(reverse),
-                    p_h, SMALL_MNK, b0, b1)
+        _infer_pass(src, W, b_hh, h, u, zx, s, cand, dst, mask, bool(reset_after),
+                    bool(reverse), p_h, SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     return h

@@ -43,25 +43,28 @@ from numba import njit
 from ..shapes import check_backward_grads
 from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
                         recurrent_step, sigmoid, tanh)
-from .common import (Cache, forward_x_args, infer_args, mask_and_rec, matmul_split,
-                     run_blocks, trace_buffer)
+from .common import (Cache, Dropout, InferInputs, InferOutput, StepInputs, Trace,
+                     forward_x_args, infer_args, mask_and_rec, matmul_split, run_blocks,
+                     trace_buffer)
 from .zoneout import zoneout, zoneout_backward, zoneout_masks, zoneout_probs
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
 
 @njit(**_JIT)
-def _forward_pass(xw, x, W_ih, bias, from_x, W, h, c, gates, mask, rec, use_rec, zone, h_in,
-                  small, b0, b1):
-    # xw (T, B, 4H) or x (T, B, I) with W_ih (I, 4H), bias (4H,); W = W_hh (H, 4H);
+def _forward_pass(src, W, h, c, gates, mask, drop, zone, h_in, small, b0, b1):
+    # src: StepInputs, src.xw (T, B, 4H), or (src.from_x) src.x (T, B, I) time-major with
+    #   src.W_ih (I, 4H) and src.bias (4H,); W = W_hh (H, 4H);
     # h, c (T+1, B, H) states, slot 0 the initial ones; gates (T, B, 4H) out: activations;
-    # mask (T, B); rec (B, H) recurrent dropout; zone: Zoneout, masks zone.h, zone.c
-    # (T, B, H); h_in (B, H) scratch for h_prev * rec
+    # mask (T, B); drop: Dropout, drop.r (B, H) the recurrent dropout mask when drop.on;
+    # zone: Zoneout, keep-masks zone.h, zone.c (T, B, H); h_in (B, H) scratch for h_prev * r
     # the step's pre-activations go to gates[t]: xw[t] (from_x False), or bias + x_t @ W_ih
-    # (from_x: x (T, B, I) time-major, the input projection done here per step), then
-    # + h_in @ W_hh; the gate loop turns them into the activations in place
+    # (from_x: the input projection done here per step), then + h_in @ W_hh; the gate loop
+    # turns them into the activations in place
     T, B, G = gates.shape
     H = G // 4
+    xw, x, W_ih, bias, from_x = src
+    rec, use_rec = drop
     I = x.shape[2]
     nb = b1 - b0
     on_h, on_c = zone.on_h, zone.on_c
@@ -143,15 +146,17 @@ def _zoneout_step_backward(dz_i, dz_f, dz_g, dz_o, dh_b, dc_b, c_prev, c_t, zone
 
 
 @njit(**_JIT)
-def _backward_pass(dh_seq, WT, c, gates, mask, rec, use_rec, zone, dh, dc, scratch, trace,
-                   use_trace, small, b0, b1):
+def _backward_pass(dh_seq, WT, c, gates, mask, drop, zone, dh, dc, scratch, tr_dh, small,
+                   b0, b1):
     # dh_seq (T, B, H) dL/dh_t from above; WT = W_hh^T (4H, H); c (T+1, B, H) cell states;
     # gates (T, B, 4H) activations i, f, g, o in, dz (gate gradients) out; mask (T, B);
-    # rec (B, H) recurrent dropout; zone: Zoneout, keep-masks zone.h, zone.c (T, B, H);
-    # dh, dc (B, H): on entry dL/dh_T, dL/dc_T from outside,
-    # on exit dL/dh_0, dL/dc_0; scratch (B, H); trace (T, B, H) dL/dh_t when use_trace
+    # drop: Dropout (drop.r (B, H) when drop.on); zone: Zoneout, keep-masks zone.h, zone.c
+    # (T, B, H); dh, dc (B, H): on entry dL/dh_T, dL/dc_T from outside, on exit dL/dh_0,
+    # dL/dc_0; scratch (B, H) dL/dh_in; tr_dh: Trace, tr_dh.dh (T, B, H) receives dL/dh_t
     T, B, G = gates.shape
     H = G // 4
+    rec, use_rec = drop
+    trace, use_trace = tr_dh
     one = like(gates, 1.0)
     on_h, on_c = zone.on_h, zone.on_c
     for b in range(b0, b1):
@@ -216,12 +221,14 @@ def _backward_pass(dh_seq, WT, c, gates, mask, rec, use_rec, zone, dh, dc, scrat
 
 
 @njit(**_JIT)
-def _infer_pass(x, W_ih, bias, xp, use_pre, W, h, c, u, z, out, write_out, zero_masked, mask,
-                reverse, p_zone, small, b0, b1):
-    # forward only. x (B, T, I) batch-first; step t reads x[:, T-1-t] when reverse;
-    # h, c (B, H) states updated in place; z (B, 4H), u (B, I) per-step scratch;
-    # mask (B, T) in input order; out (B, T, H) in processing order;
-    # p_zone = (p_h, p_c) zoneout probabilities (0: off), blended by their expectation
+def _infer_pass(src, W, h, c, u, z, dst, mask, reverse, p_zone, small, b0, b1):
+    # forward only. src: InferInputs, src.x (B, T, I) batch-first, step t reads x[:, T-1-t]
+    # when reverse; W = W_hh (H, 4H); h, c (B, H) states updated in place; z (B, 4H), u (B, I)
+    # per-step scratch; dst: InferOutput, dst.y (B, T, H) in processing order when dst.on;
+    # mask (B, T) in input order; p_zone = (p_h, p_c) zoneout probabilities (0: off),
+    # blended by their expectation
+    x, W_ih, bias, xp, use_pre = src
+    out, write_out, zero_masked = dst
     B, T, I = x.shape
     G = W.shape[1]
     H = G // 4
@@ -283,12 +290,12 @@ def lstm_infer(x, W_ih, b, W_hh, h0, c0, mask=None, out=None, zero_masked=False,
     c = np.array(c0, dtype=x.dtype)
     z = np.empty((B, 4 * H), dtype=x.dtype)
     write_out = out is not None
-    out_arg = out if write_out else h.reshape(B, 1, H)
+    src = InferInputs(x, W_ih, bias, xp, use_pre)
+    dst = InferOutput(out if write_out else h.reshape(B, 1, H), write_out, bool(zero_masked))
     p_zone = zoneout_probs(zoneout_h, zoneout_c, x.dtype)
 
     def block(b0, b1):
-        _infer_pass(x, W_ih, bias, xp, use_pre, W, h, c, u, z, out_arg, write_out,
-                    bool(zero_masked), mask, bool(reverse), p_zone, SMALL_MNK, b0, b1)
+        _infer_pass(src, W, h, c, u, z, dst, mask, bool(reverse), p_zone, SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     return h, c
@@ -330,17 +337,17 @@ def _forward(xw, x, W_ih, bias, from_x, W_hh, h0, c0, mask, rec_dropout, zh, zc)
     h[0], c[0] = h0, c0
     gates = np.empty((T, B, G), dtype=dtype)
     mask, rec, rec_arg = mask_and_rec(mask, rec_dropout, T, B, H, dtype)
-    use_rec = rec is not None
+    drop = Dropout(rec_arg, rec is not None)     # (B, H) mask, or a placeholder
     zone = zoneout_masks(zh, zc, T, B, H, dtype)   # keep-masks (T, B, H), or placeholders
     h_in = np.empty((B, H), dtype=dtype)
     if from_x:
         xw = gates[:1, :1]                       # placeholders of the right types
     else:
         W_ih, bias = W[:1], W[0]
+    src = StepInputs(xw, x, W_ih, bias, from_x)
 
     def block(b0, b1):
-        _forward_pass(xw, x, W_ih, bias, from_x, W, h, c, gates, mask, rec_arg, use_rec, zone,
-                      h_in, SMALL_MNK, b0, b1)
+        _forward_pass(src, W, h, c, gates, mask, drop, zone, h_in, SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     cache = Cache(W=W, h=h, c=c, gates=gates, mask=mask, rec=rec, zone=zone)
@@ -359,15 +366,15 @@ def lstm_backward(dh_seq, dh_T, dc_T, cache, dh_trace=None):
     dh = np.zeros((B, H), dtype=dtype) if dh_T is None else np.array(dh_T, dtype=dtype)
     dc = np.zeros((B, H), dtype=dtype) if dc_T is None else np.array(dc_T, dtype=dtype)
     use_rec = cache.rec is not None
-    scratch = np.empty((B, H), dtype=dtype)
-    rec_arg = cache.rec if use_rec else scratch
+    scratch = np.empty((B, H), dtype=dtype)      # dL/dh_in of a step
+    drop = Dropout(cache.rec if use_rec else scratch, use_rec)
     WT = np.ascontiguousarray(W.T)               # (4H, H): BLAS is faster without transposes
     use_trace = dh_trace is not None
-    trace = trace_buffer(dh_trace, scratch)
+    trace = trace_buffer(dh_trace, scratch)      # (T, B, H), or a placeholder
 
     def block(b0, b1):
-        _backward_pass(dh_seq, WT, c, gates, cache.mask, rec_arg, use_rec, cache.zone, dh, dc,
-                       scratch, trace, use_trace, SMALL_MNK, b0, b1)
+        _backward_pass(dh_seq, WT, c, gates, cache.mask, drop, cache.zone, dh, dc, scratch,
+                       Trace(trace, use_trace), SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     if use_trace and trace is not dh_trace:
