@@ -68,7 +68,7 @@ def _keras_value(key, value):
     """A config value in Keras's spelling: initializers as ``keras.initializers`` objects,
     a wrapper's layers as Keras layer descriptions."""
     if key in _WRAPPED and isinstance(value, dict) and "class_name" in value:
-        config = {k: _keras_value(k, v) for k, v in value["config"].items()
+        config = {k: _keras_value(k, v) for k, v in _without_rnnkit_only(value["config"]).items()
                   if k != "batch_input_shape"}
         return {"module": "keras.layers", "class_name": value["class_name"], "config": config,
                 "registered_name": None}
@@ -85,12 +85,27 @@ def _keras_value(key, value):
 
 # rnnkit config entries Keras's class of that name does not take
 _NOT_IN_KERAS = {"SpatialDropout1D": ("trainable",)}
+# rnnkit's own arguments of Keras's classes, and the value at which they change nothing: left
+# out of the file at that value, refused at any other (Keras has no zoneout)
+_RNNKIT_ONLY = {"zoneout": 0.0, "cell_zoneout": 0.0}
+
+
+def _without_rnnkit_only(config):
+    """``config`` without the entries of ``_RNNKIT_ONLY`` (which must hold their neutral
+    value: a ValueError naming the layer otherwise)."""
+    for key, neutral in _RNNKIT_ONLY.items():
+        if config.get(key, neutral) != neutral:
+            raise ValueError(f"{config.get('name')}: {key}={config[key]!r} has no Keras "
+                             f"equivalent (Keras's recurrent layers have no zoneout), so it "
+                             f"cannot be written as .keras; save it as .rnnkit instead")
+    return {k: v for k, v in config.items() if k not in _RNNKIT_ONLY}
 
 
 def _keras_layer(layer, input_shape):
     spec = registry.serialize(layer)
     skip = ("batch_input_shape",) + _NOT_IN_KERAS.get(spec["class_name"], ())
-    config = {k: _keras_value(k, v) for k, v in spec["config"].items() if k not in skip}
+    config = {k: _keras_value(k, v) for k, v in _without_rnnkit_only(spec["config"]).items()
+              if k not in skip}
     out = {"module": "keras.layers", "class_name": spec["class_name"], "config": config,
            "registered_name": None}
     if input_shape is not None and spec["class_name"] != "InputLayer":

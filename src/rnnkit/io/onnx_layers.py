@@ -121,6 +121,10 @@ def _check_recurrent(layer):
     if layer.return_state:
         raise NotImplementedError(f"{layer.name}: return_state=True gives several outputs; "
                                   f"the exporter handles one output per layer")
+    zoned = {n: getattr(layer, n) for n in getattr(layer, "zoneout_args", ()) if getattr(layer, n)}
+    if zoned:
+        raise NotImplementedError(f"{layer.name}: zoneout ({zoned}) has no ONNX equivalent "
+                                  f"(ONNX's {kind} op has no zoneout); export a layer without it")
     acts = [layer.activation]
     if kind != "SimpleRNN":                              # gates first: ONNX's f, then g (, h)
         acts = [layer.recurrent_activation] + acts * (2 if kind == "LSTM" else 1)

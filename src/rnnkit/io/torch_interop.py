@@ -212,6 +212,10 @@ def _check_cell(cell, where):
         raise ValueError(f"to_torch: {where}{cell.name} has recurrent_activation "
                          f"{cell.recurrent_activation.name!r}; PyTorch's {_torch_name(kind)} "
                          f"supports only 'sigmoid'")
+    zoned = {n: getattr(cell, n) for n in getattr(cell, "zoneout_args", ()) if getattr(cell, n)}
+    if zoned:
+        raise ValueError(f"to_torch: {where}{cell.name} has zoneout {zoned}; PyTorch's "
+                         f"{_torch_name(kind)} has no zoneout")
     if kind is GRU and not cell.reset_after:
         raise ValueError(f"to_torch: {where}{cell.name} is a GRU with reset_after=False; "
                          f"PyTorch's nn.GRU is reset_after=True only")

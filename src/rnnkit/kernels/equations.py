@@ -11,9 +11,15 @@ reference of streaming) take their state updates from here, each beside its adjo
     GRU    h_t = z * h_prev + (1 - z) * hh          dh_prev = dh z ; dz = dh (h_prev - hh)
                                                     dhh = dh (1 - z)
     mask   s_t = m ? s_new : s_prev                 ds_new = m ? ds : 0 ; ds_prev += m ? 0 : ds
+    zone   s_t = z * s_prev + (1 - z) * s_new       ds_new = ds (1 - z) ; ds_prev += ds z
+
+``zone`` is zoneout (Krueger et al. 2016) of a state (h, or c of the LSTM): ``z`` is the keep-mask,
+a 0/1 draw per step and unit when training (the unit keeps its previous value with probability
+p) and the constant p at inference (the expectation). The padding mask acts after it: a padded
+step carries the state whatever zoneout drew.
 
 The state updates and their adjoints (``lstm_cell_update``, ``lstm_hidden``,
-``gru_state_update``, ``carry_masked`` and their ``*_backward``) are plain elementwise
+``gru_state_update``, ``carry_masked``, ``zoneout`` and their ``*_backward``) are plain elementwise
 arithmetic (plus ``np.where``) on arrays of one shape (B, H) or on scalars, with no Python
 objects, so ``numba.njit(lstm_cell_update)`` compiles them as they are: the compiled kernels can
 call the same definitions (a test compiles each one and compares). :func:`lstm_gates` and
@@ -107,3 +113,19 @@ def carry_masked(m, s_new, s_prev):
 def carry_masked_backward(m, ds):
     """Adjoint of :func:`carry_masked`: ``(ds_new, ds_prev)``, the gradient split by the mask."""
     return np.where(m, ds, 0), np.where(m, 0, ds)
+
+
+# ---- zoneout ---------------------------------------------------------------------------------
+def zoneout(z, s_new, s_prev):
+    """``s_t = z * s_prev + (1 - z) * s_new``: zoneout of a state, ``z`` the keep-mask (0/1
+    when training, the probability p at inference) broadcast against (B, H), or scalars.
+    Written ``s_new + z (s_prev - s_new)``: no literal, so a float32 scalar stays float32 in
+    compiled code."""
+    return s_new + z * (s_prev - s_new)
+
+
+def zoneout_backward(z, ds):
+    """Adjoint of :func:`zoneout`: ``(ds_new, ds_prev)`` from ``ds = dL/ds_t``."""
+    # s_t = z * s_prev + (1 - z) * s_new
+    ds_prev = ds * z
+    return ds - ds_prev, ds_prev

@@ -12,9 +12,13 @@ are the blocks of ``W_hh`` and ``x_z, x_r, x_h`` those of ``xw_t = x_t @ W_ih + 
         z  = sigma(x_z + (h_prev * d) @ U_z)   r = sigma(x_r + (h_prev * d) @ U_r)
         hh = act(x_h + (r * h_prev * d) @ U_h)
     h_t = z * h_prev + (1 - z) * hh
+    h_t = zh * h_prev + (1 - zh) * h_t              zoneout, when the keep-mask zh is given
 
-``d`` is the optional recurrent-dropout mask (B, H), fixed over time; it multiplies ``h_prev``
-only where it enters a matrix product, never in ``z * h_prev``. ``sigma`` is the recurrent
+``zh`` (T, B, H) is 0/1 when training (Krueger et al. 2016: a unit keeps its previous value
+with probability p) and the constant p at inference (the expectation); None (the default) is
+no zoneout and costs nothing. ``d`` is the optional recurrent-dropout mask (B, H), fixed
+over time; it multiplies ``h_prev`` only where it enters a matrix product, never in
+``z * h_prev``. ``sigma`` is the recurrent
 activation (sigmoid by default), ``act`` the activation (tanh by default). Where
 ``mask[t, b]`` is False the step is skipped: ``h_t = h_prev``.
 
@@ -37,12 +41,12 @@ import numpy as np
 
 from .. import activations
 from .equations import (carry_masked, carry_masked_backward, gru_state_update,
-                        gru_state_update_backward)
+                        gru_state_update_backward, zoneout, zoneout_backward)
 from .shapes import check_backward_grads
 
 
 def gru_forward(xw, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=True,
-                activation=activations.tanh, recurrent_activation=activations.sigmoid):
+                activation=activations.tanh, recurrent_activation=activations.sigmoid, zh=None):
     """Run the GRU recurrence over all T steps.
 
     Args:
@@ -54,6 +58,8 @@ def gru_forward(xw, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=Tru
         rec_dropout: optional (B, H) multiplier applied to ``h_prev`` in the recurrent products.
         reset_after: apply the reset gate after the recurrent product (True) or before (False).
         activation, recurrent_activation: :class:`rnnkit.activations.Activation` objects.
+        zh: optional zoneout keep-mask (T, B, H) or broadcastable to it ((T, 1, 1) for the
+            constant p at inference), or None.
 
     Returns:
         h_seq (T, B, H), h_T (B, H), and the cache for :func:`gru_backward`.
@@ -98,12 +104,14 @@ def gru_forward(xw, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=Tru
         g_t[:, 2 * H :] = act(a_t[:, 2 * H :])                            # hh
         z, hh = g_t[:, :H], g_t[:, 2 * H :]
         h_t = gru_state_update(h_prev, z, hh)
+        if zh is not None:                         # zoneout: keep h_prev with probability p
+            h_t = zoneout(zh[t], h_t, h_prev)
         if mask is not None:                       # padded step: carry the state through
             h_t = carry_masked(mask[t][:, None], h_t, h_prev)
         h_all[t + 1] = h_t
 
     cache = (xw.dtype, W_hh, b_hh is not None, reset_after, h_all, pre, gates, cand, mask,
-             rec_dropout, act, sig)
+             rec_dropout, act, sig, zh)
     return h_all[1:], h_all[T].copy(), cache
 
 
@@ -121,7 +129,7 @@ def gru_backward(dh_seq, dh_T, cache, dh_trace=None):
         dh0 (B, H).
     """
     (dtype, W_hh, has_b_hh, reset_after, h_all, pre, gates, cand, mask, rec_dropout, act,
-     sig) = cache
+     sig, zh) = cache
     T, B, G = gates.shape
     H = G // 3
     dxw = np.empty((T, B, G), dtype=dtype)
@@ -139,6 +147,8 @@ def gru_backward(dh_seq, dh_T, cache, dh_trace=None):
             dh_trace[t] = dh
         if mask is not None:                   # a padded step passes its gradient straight on
             dh, dh_skip = carry_masked_backward(mask[t][:, None], dh)
+        if zh is not None:                     # h_t = zh * h_prev + (1 - zh) * h~
+            dh, dh_zone = zoneout_backward(zh[t], dh)
         h_prev, a_t, g_t = h_all[t], pre[t], gates[t]
         z, r, hh = g_t[:, :H], g_t[:, H : 2 * H], g_t[:, 2 * H :]
         da = dxw[t]                            # d of the pre-activations = d of xw_t
@@ -170,6 +180,8 @@ def gru_backward(dh_seq, dh_T, cache, dh_trace=None):
         if rec_dropout is not None:
             dh_in *= rec_dropout
         dh_prev += dh_in
+        if zh is not None:
+            dh_prev += dh_zone
         if mask is not None:
             dh_prev += dh_skip
         dh = dh_prev

@@ -6,6 +6,15 @@
     hh = tanh (x_t W_h + (r * h_prev) U_h + b_h)                reset_after=False
     h_t = z * h_prev + (1 - z) * hh
 
+With ``zoneout`` (Krueger et al. 2016; not in Keras) each unit of h keeps its previous value with
+that probability, ``h~`` being the new state above::
+
+    h_t = zh * h_prev + (1 - zh) * h~
+
+with 0/1 draws ``zh`` at every step when training and their expectation p at inference
+(``predict``, streaming); see :mod:`rnnkit.layers.zoneout`. Such a layer has no .keras, ONNX or
+PyTorch export (they have no zoneout).
+
 Weights in Keras layout (``get_weights`` order): kernel (I, 3H), recurrent_kernel (H, 3H), gate
 blocks z, r, h; bias (2, 3H) = [input bias; recurrent bias] with reset_after=True (the
 recurrent bias ``b'`` is added to ``h_prev U`` for all three gates), or (3H,) with
@@ -25,9 +34,10 @@ transposed weights (see :mod:`rnnkit.io.torch_layout`). The recurrence and its B
 from .. import activations
 from ..kernels.dispatch import inference_kernel_for, input_forward_for, kernels_for
 from .recurrent import Recurrent
+from .zoneout import ZoneoutMixin
 
 
-class GRU(Recurrent):
+class GRU(ZoneoutMixin, Recurrent):
     """GRU layer. Arguments, defaults and weight layout as ``keras.layers.GRU``.
 
     Args:
@@ -37,21 +47,25 @@ class GRU(Recurrent):
         use_bias, kernel_initializer, recurrent_initializer, bias_initializer: as Keras.
         reset_after: apply the reset gate after the recurrent product, with a separate
             recurrent bias (True, as Keras, cuDNN and PyTorch), or before it (False).
+        zoneout: probability that a unit of h keeps its previous value (0; rnnkit's, not
+            Keras's: see the module docstring).
         dropout, recurrent_dropout: fractions dropped from x_t and from h_prev where it enters
             the recurrent products, with masks fixed over the sequence, only when training.
         return_sequences, return_state, go_backwards: as Keras.
-        seed: int seed (or numpy Generator) for the dropout masks.
+        seed: int seed (or numpy Generator) for the dropout and zoneout masks.
     """
 
     n_gates = 3
     kernel_cell = "gru"          # the name rnnkit.kernels.dispatch knows this cell by
     state_names = ("h",)
+    zoneout_args = ("zoneout",)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
-                 reset_after=True, **kwargs):
+                 reset_after=True, zoneout=0.0, **kwargs):
         super().__init__(units, activation=activation, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.reset_after = bool(reset_after)
+        self._set_zoneout(zoneout=zoneout)
 
     # with reset_after the bias is (2, 3H): row 0 joins the input projection, row 1 the
     # recurrent product inside the kernel
@@ -76,19 +90,20 @@ class GRU(Recurrent):
 
     def _kernel_forward(self, xw, states0, mask, rec_dropout):
         gru_forward, gru_backward = kernels_for("gru", self, xw.dtype)  # fast or reference
+        zh, = self._zoneout_masks(xw.shape[0], xw.shape[1], xw.dtype)
         h_seq, h_T, cache = gru_forward(
             xw, self.recurrent_kernel.value, self._recurrent_bias(), states0[0], mask,
-            rec_dropout, self.reset_after, self.activation, self.recurrent_activation,
+            rec_dropout, self.reset_after, self.activation, self.recurrent_activation, zh=zh,
         )
         return h_seq, [h_T], (gru_backward, cache)
 
     def _kernel_infer(self, x, states0, mask, out):
         gru_infer = inference_kernel_for("gru", self, x.dtype)
-        if gru_infer is None:
+        if gru_infer is None or self._zoneout_drawn():      # (masks drawn: the cached kernel)
             return super()._kernel_infer(x, states0, mask, out)
         h_T = gru_infer(x, self.kernel.value, self._input_bias(), self.recurrent_kernel.value,
                         self._recurrent_bias(), states0[0], mask, self.reset_after, out,
-                        self.zero_output_for_mask, self.go_backwards)
+                        self.zero_output_for_mask, self.go_backwards, self.zoneout)
         return [h_T]
 
     def _kernel_forward_x(self, x_tm, states0, mask, rec_dropout):
@@ -96,9 +111,10 @@ class GRU(Recurrent):
         if gru_forward_x is None:
             return None
         _, gru_backward = kernels_for("gru", self, x_tm.dtype)
+        zh, = self._zoneout_masks(x_tm.shape[0], x_tm.shape[1], x_tm.dtype)
         h_seq, h_T, cache = gru_forward_x(
             x_tm, self.kernel.value, self._input_bias(), self.recurrent_kernel.value,
-            self._recurrent_bias(), states0[0], mask, rec_dropout, self.reset_after,
+            self._recurrent_bias(), states0[0], mask, rec_dropout, self.reset_after, zh=zh,
         )
         return h_seq, [h_T], (gru_backward, cache)
 

@@ -9,12 +9,13 @@ al. 2016), as lmnt-com/haste's ``LayerNormLSTM``.
 
 Zoneout keeps a unit's previous value with probability ``cell_zoneout`` (c) / ``zoneout`` (h):
 fresh Bernoulli draws at every step and unit when training, and the expectation (the constant
-probability) at inference, as haste and the paper. With both at 0 it is the plain LayerNorm
-LSTM. The recurrence and its hand-written BPTT are in :mod:`rnnkit.kernels.ln_lstm` (the
-readable NumPy reference) and :mod:`rnnkit.kernels.fast.ln_lstm` (compiled, same contract),
-chosen like the other cells' by :mod:`rnnkit.kernels.dispatch` (``RNNKIT_KERNELS``; default
-activations, float32 and float64; otherwise the reference); the input LayerNorm runs over all
-steps at once, outside the time loop.
+probability) at inference, as haste and the paper (arguments and masks shared with LSTM and
+GRU: :mod:`rnnkit.layers.zoneout`). With both at 0 it is the plain LayerNorm LSTM. The
+recurrence and its hand-written BPTT are in :mod:`rnnkit.kernels.ln_lstm` (the readable NumPy
+reference) and :mod:`rnnkit.kernels.fast.ln_lstm` (compiled, same contract), chosen like the
+other cells' by :mod:`rnnkit.kernels.dispatch` (``RNNKIT_KERNELS``; default activations, float32
+and float64; otherwise the reference); the input LayerNorm runs over all steps at once, outside
+the time loop.
 
 Weights (``get_weights`` order): kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) (Keras
 gate order i, f, c, o), input_gamma (4H,), recurrent_gamma (4H,), cell_gamma (H,),
@@ -35,9 +36,10 @@ from ..kernels.layer_norm import normalize, normalize_backward
 from .lstm import _UnitForgetBias
 from .recurrent import Recurrent
 from .step_streamer import StepStreamer
+from .zoneout import ZoneoutMixin
 
 
-class LayerNormLSTM(Recurrent):
+class LayerNormLSTM(ZoneoutMixin, Recurrent):
     """LSTM with LayerNorm on the gate pre-activations and on the cell, and zoneout.
 
     Args:
@@ -54,18 +56,16 @@ class LayerNormLSTM(Recurrent):
     n_gates = 4
     kernel_cell = None             # no one-step kernels: streams step by step via step()
     state_names = ("h", "c")
+    zoneout_args = ("zoneout", "cell_zoneout")
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  unit_forget_bias=True, zoneout=0.0, cell_zoneout=0.0, epsilon=1e-5, **kwargs):
         super().__init__(units, activation=activation, **kwargs)
-        for what, p in (("zoneout", zoneout), ("cell_zoneout", cell_zoneout)):
-            if not (isinstance(p, (int, float)) and 0.0 <= p < 1.0):
-                raise ValueError(f"{self.name}: {what} must be in [0, 1), got {p!r}")
+        self._set_zoneout(zoneout=zoneout, cell_zoneout=cell_zoneout)
         if not (isinstance(epsilon, (int, float)) and epsilon > 0):
             raise ValueError(f"{self.name}: epsilon must be a number > 0, got {epsilon!r}")
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.zoneout, self.cell_zoneout = float(zoneout), float(cell_zoneout)
         self.epsilon = float(epsilon)
         self._training = False
         self._no_cache = False     # True while a forward-only pass runs (no backward follows)
@@ -89,22 +89,6 @@ class LayerNormLSTM(Recurrent):
 
     def _add_bias_grad(self, dxw_sum):
         pass                       # added in _kernel_backward
-
-    def forward(self, x, training=False, mask=None, initial_state=None):
-        self._training = bool(training)            # zoneout draws masks only when training
-        return super().forward(x, training=training, mask=mask, initial_state=initial_state)
-
-    def _zoneout_masks(self, T, B, dtype):
-        """(zh, zc): keep-masks (T, B, H) when training, the constant p otherwise, or None."""
-        out = []
-        for p in (self.zoneout, self.cell_zoneout):
-            if p == 0.0:
-                out.append(None)
-            elif self._training:
-                out.append((self._rng.random((T, B, self.units)) < p).astype(dtype))
-            else:
-                out.append(np.full((T, 1, 1), p, dtype=dtype))
-        return out
 
     def _kernel_forward(self, xw, states0, mask, rec_dropout):
         T, B, _ = xw.shape
@@ -167,7 +151,6 @@ class LayerNormLSTM(Recurrent):
         cfg = super().get_config()
         cfg.update(
             recurrent_activation=activations.serialize(self.recurrent_activation),
-            unit_forget_bias=self.unit_forget_bias, zoneout=self.zoneout,
-            cell_zoneout=self.cell_zoneout, epsilon=self.epsilon,
+            unit_forget_bias=self.unit_forget_bias, epsilon=self.epsilon,
         )
         return cfg

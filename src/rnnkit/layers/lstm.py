@@ -7,6 +7,16 @@
     c_t = f * c_prev + i * g
     h_t = o * tanh(c_t)
 
+With ``zoneout`` / ``cell_zoneout`` (Krueger et al. 2016; not in Keras) each unit keeps its
+previous value with that probability, the new states above being ``h~``, ``c~``::
+
+    c_t = zc * c_prev + (1 - zc) * c~          h_t = zh * h_prev + (1 - zh) * h~
+
+with 0/1 draws ``zc``, ``zh`` at every step when training and their expectation p at inference
+(``predict``, streaming); see :mod:`rnnkit.layers.zoneout`. Note ``h~ = o * tanh(c~)``: the
+output gate sees the cell's new value, zoned out or not. Such a layer has no .keras, ONNX or
+PyTorch export (they have no zoneout).
+
 Weights in Keras layout (``get_weights`` order): kernel (I, 4H), recurrent_kernel (H, 4H),
 bias (4H,), gate blocks in the order i, f, c, o. PyTorch's ``nn.LSTM`` has the same gate order
 with transposed weights and two biases whose sum is ours. ``unit_forget_bias=True`` (the default)
@@ -27,6 +37,7 @@ import numpy as np
 from .. import activations, initializers
 from ..kernels.dispatch import inference_kernel_for, input_forward_for, kernels_for
 from .recurrent import Recurrent
+from .zoneout import ZoneoutMixin
 
 
 class _UnitForgetBias(initializers.Initializer):
@@ -43,7 +54,7 @@ class _UnitForgetBias(initializers.Initializer):
         ])
 
 
-class LSTM(Recurrent):
+class LSTM(ZoneoutMixin, Recurrent):
     """LSTM layer. Arguments, defaults and weight layout as ``keras.layers.LSTM``.
 
     Args:
@@ -52,21 +63,25 @@ class LSTM(Recurrent):
         recurrent_activation: for the gates i, f, o (sigmoid).
         use_bias, kernel_initializer, recurrent_initializer, bias_initializer: as Keras.
         unit_forget_bias: start the forget-gate bias at 1 (True).
+        zoneout, cell_zoneout: probability that a unit of h (of c) keeps its previous value
+            (0; rnnkit's, not Keras's: see the module docstring).
         dropout, recurrent_dropout: fractions dropped from x_t and from h_prev in the recurrent
             product, with masks fixed over the sequence, only when training.
         return_sequences, return_state, go_backwards: as Keras.
-        seed: int seed (or numpy Generator) for the dropout masks.
+        seed: int seed (or numpy Generator) for the dropout and zoneout masks.
     """
 
     n_gates = 4
     kernel_cell = "lstm"          # the name rnnkit.kernels.dispatch knows this cell by
     state_names = ("h", "c")
+    zoneout_args = ("zoneout", "cell_zoneout")
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
-                 unit_forget_bias=True, **kwargs):
+                 unit_forget_bias=True, zoneout=0.0, cell_zoneout=0.0, **kwargs):
         super().__init__(units, activation=activation, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = unit_forget_bias
+        self._set_zoneout(zoneout=zoneout, cell_zoneout=cell_zoneout)
 
     def _bias_init(self):
         if self.unit_forget_bias:
@@ -75,19 +90,21 @@ class LSTM(Recurrent):
 
     def _kernel_forward(self, xw, states0, mask, rec_dropout):
         lstm_forward, lstm_backward = kernels_for("lstm", self, xw.dtype)  # fast or reference
+        zh, zc = self._zoneout_masks(xw.shape[0], xw.shape[1], xw.dtype)
         h_seq, h_T, c_T, cache = lstm_forward(
             xw, self.recurrent_kernel.value, states0[0], states0[1], mask, rec_dropout,
-            self.activation, self.recurrent_activation,
+            self.activation, self.recurrent_activation, zh=zh, zc=zc,
         )
         return h_seq, [h_T, c_T], (lstm_backward, cache)
 
     def _kernel_infer(self, x, states0, mask, out):
         lstm_infer = inference_kernel_for("lstm", self, x.dtype)
-        if lstm_infer is None:
+        if lstm_infer is None or self._zoneout_drawn():     # (masks drawn: the cached kernel)
             return super()._kernel_infer(x, states0, mask, out)
         h_T, c_T = lstm_infer(x, self.kernel.value, self._input_bias(),
                               self.recurrent_kernel.value, states0[0], states0[1], mask, out,
-                              self.zero_output_for_mask, self.go_backwards)
+                              self.zero_output_for_mask, self.go_backwards, self.zoneout,
+                              self.cell_zoneout)
         return [h_T, c_T]
 
     def _kernel_forward_x(self, x_tm, states0, mask, rec_dropout):
@@ -95,9 +112,10 @@ class LSTM(Recurrent):
         if lstm_forward_x is None:
             return None
         _, lstm_backward = kernels_for("lstm", self, x_tm.dtype)
+        zh, zc = self._zoneout_masks(x_tm.shape[0], x_tm.shape[1], x_tm.dtype)
         h_seq, h_T, c_T, cache = lstm_forward_x(
             x_tm, self.kernel.value, self._input_bias(), self.recurrent_kernel.value,
-            states0[0], states0[1], mask, rec_dropout,
+            states0[0], states0[1], mask, rec_dropout, zh=zh, zc=zc,
         )
         return h_seq, [h_T, c_T], (lstm_backward, cache)
 

@@ -23,7 +23,8 @@ is missing, the activations are not the defaults the compiled step implements, o
 when the stream is made: after changing the layer's weights (training, ``set_weights``), call
 :meth:`Streamer.reload_weights` or make a new stream.
 
-Inference only: no dropout, no mask, no gradients. Steps arrive in the order given, so a
+Inference only: no dropout, no mask, no gradients; zoneout (LSTM, GRU) by its expectation, as
+``layer.predict``. Steps arrive in the order given, so a
 ``go_backwards`` layer is reproduced by streaming its input from the last step to the first.
 
 >>> import numpy as np
@@ -42,6 +43,7 @@ import functools
 import numpy as np
 
 from ..kernels import dispatch
+from ..kernels.equations import zoneout
 from . import checks
 
 def _cell_of(layer):
@@ -121,6 +123,9 @@ class Streamer:
         layer, dt = self.layer, self.dtype
         B, I, H = self.batch_size, self.input_dim, self.units
         G = layer.n_gates * H
+        # zoneout probabilities of h and c (0 where the layer has none), used by expectation
+        self._p_h = float(getattr(layer, "zoneout", 0.0))
+        self._p_c = float(getattr(layer, "cell_zoneout", 0.0))
         fast = dispatch.step_kernels_for(self.cell, layer, dt)
         self.kernels = "reference" if fast is None else "fast"
         if fast is None:        # the layer's cell, on copies of the weights as they are now
@@ -143,11 +148,12 @@ class Streamer:
         z = np.empty((B, G), dtype=dt)                                # gate pre-activations
         if self.cell == "lstm":
             h, c = self._states
-            self._run = functools.partial(fast.lstm_step, h, c, WT, b_ih, u, z)
+            p_zone = (dt.type(self._p_h), dt.type(self._p_c))
+            self._run = functools.partial(fast.lstm_step, h, c, WT, b_ih, p_zone, u, z)
         elif self.cell == "gru":
             zh = np.empty((B, H), dtype=dt)                           # h_prev @ U_h
             self._run = functools.partial(fast.gru_step, self._states[0], WT, b_ih, b_hh,
-                                          layer.reset_after, u, z, zh)
+                                          layer.reset_after, dt.type(self._p_h), u, z, zh)
         else:
             relu = layer.activation.name == "relu"
             self._run = functools.partial(fast.simple_rnn_step, self._states[0], WT, b_ih, relu,
@@ -175,10 +181,11 @@ class Streamer:
                                note=" (batch, features)")
 
     def _reference(self, x):
-        """One step of the cell (``cell.step``: new arrays), copied into the state buffers."""
+        """One step of the cell (``cell.step``: new arrays), copied into the state buffers;
+        zoneout (LSTM, GRU) by its expectation ``s_t = p s_prev + (1 - p) s~``, as predict."""
         _, new, _ = self._step_cell.step(x, self._states)
-        for own, s in zip(self._states, new):
-            own[...] = s
+        for own, s, p in zip(self._states, new, (self._p_h, self._p_c)):
+            own[...] = zoneout(self.dtype.type(p), s, own) if p else s
 
     def __repr__(self):
         return (f"<Streamer of {self.layer.name}: batch {self.batch_size}, "

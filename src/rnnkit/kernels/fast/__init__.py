@@ -2,9 +2,10 @@
 
 ``lstm``, ``gru`` and ``simple_rnn`` hold one module each: the forward and backward passes as
 single compiled calls over the whole sequence, plus Python wrappers with the reference
-signatures, and a forward-only pass without a cache (``*_infer``) for inference. ``ln_lstm``
-(the LayerNorm LSTM with zoneout) has the forward and backward passes; ``min_rnn`` and ``scan``
-the minGRU / minLSTM passes and the linear scan.
+signatures, and a forward-only pass without a cache (``*_infer``; GRU's in ``gru_infer``) for
+inference. ``ln_lstm`` (the LayerNorm LSTM with zoneout) has the forward and backward passes;
+``min_rnn`` and ``scan`` the minGRU / minLSTM passes and the linear scan; ``zoneout`` packs
+zoneout's keep-masks for the LSTM and GRU passes.
 ``_lowlevel`` binds numpy's own OpenBLAS ``?gemm`` and defines the vectorisable tanh and the
 per-step products; ``common`` prepares arguments and splits a batch over threads
 (:func:`rnnkit.kernels.threads.run_blocks`).

@@ -1,9 +1,28 @@
 """Python-side helpers shared by the fast kernels: argument preparation and batch blocks."""
 
+from collections import namedtuple
+
 import numpy as np
 
 from ... import config
 from .. import threads
+
+
+# The compiled LSTM and GRU passes take their arguments packed by concept: module-level
+# namedtuples, which numba passes as one argument each (and caches the passes that take them).
+# The inputs of a training pass: its step projections read from xw (T, B, G), or (from_x) made
+# per step from x (T, B, I) time-major, W_ih (I, G) and bias (G,); the unused: placeholders.
+StepInputs = namedtuple("StepInputs", ["xw", "x", "W_ih", "bias", "from_x"])
+# Recurrent dropout: the (B, H) mask r multiplying h_prev where it enters a product, when on.
+Dropout = namedtuple("Dropout", ["r", "on"])
+# dL/dh_t of every step, for diagnostics: a (T, B, H) buffer the backward pass fills when on.
+Trace = namedtuple("Trace", ["dh", "on"])
+# The inputs of a forward-only pass: x (B, T, I) batch-first, W_ih (I, G), bias (G,), and
+# xp (B, T, G) for the projections of all steps when use_pre (see infer_args).
+InferInputs = namedtuple("InferInputs", ["x", "W_ih", "bias", "xp", "use_pre"])
+# Where a forward-only pass writes h_t: y (B, T, H) in processing order when on (zeros at the
+# masked steps with zero_masked), else a placeholder.
+InferOutput = namedtuple("InferOutput", ["y", "on", "zero_masked"])
 
 
 class Cache:

@@ -9,29 +9,34 @@ Gate blocks z, r, h as the reference. One Numba call per pass; per step::
       cand = hU_h + b_h                             cand = r * h_in
       hh = tanh(xw_h + r * cand)                    hh = tanh(xw_h + cand @ U_h)  (BLAS)
     h_t = hh + z * (h_prev - hh)  (= z h_prev + (1 - z) hh)
+    zoneout: h_t = zh h_prev + (1 - zh) h_t   (keep-mask zh (T, B, H), when given)
 
 Backward, per step (``dh`` includes dh_seq[t]):
     dz = dh (h_prev - hh) ; da_h = dh (1 - z)(1 - hh^2) ; dh_prev = dh z + dh_in d
     reset_after=True:  dr = da_h cand ; dhU = (da_z, da_r, da_h r) ;  dh_in = dhU @ W_hh^T
     reset_after=False: d_rh = da_h @ U_h^T (BLAS) ; dr = d_rh h_in ;
                        dh_in = d_rh r + da_zr @ U_zr^T (BLAS)
-Gate gradients are written over the gate activations (that buffer is returned as ``dxw``) and,
-with reset_after, ``da_h r`` over ``cand``; a cache therefore serves one backward only.
+With zoneout ``dh`` is first split: ``dh (1 - zh)`` goes through the cell as above, ``dh zh``
+straight to h_prev. Gate gradients are written over the gate activations (that buffer is
+returned as ``dxw``) and, with reset_after, ``da_h r`` over ``cand``; a cache therefore
+serves one backward only.
 ``dW_hh`` (and ``db_hh``) are products/sums after the loop.
 
 :func:`gru_forward_x` is the same forward from the inputs x (T, B, I), the input projection
 ``b_ih + x_t @ W_ih`` made per step inside the loop (the layer's fast path); :func:`gru_infer`
-the forward alone for inference (no cache, outputs written batch-first).
+the forward alone for inference (no cache, outputs written batch-first), in
+:mod:`rnnkit.kernels.fast.gru_infer` and re-exported here.
 """
 
 import numpy as np
 from numba import njit
 
 from ..shapes import check_backward_grads
-from ._lowlevel import (SMALL_MNK, gemm_rows, input_step, like, project_all_steps,
-                        recurrent_step, sigmoid, tanh)
-from .common import (Cache, forward_x_args, infer_args, mask_and_rec, matmul_split,
-                     run_blocks, trace_buffer)
+from ._lowlevel import SMALL_MNK, gemm_rows, like, sigmoid, tanh
+from .common import (Cache, Dropout, StepInputs, Trace, forward_x_args, mask_and_rec,
+                     matmul_split, run_blocks, trace_buffer)
+from .gru_infer import gru_infer  # noqa: F401 - the forward-only pass, re-exported here
+from .zoneout import zoneout, zoneout_backward, zoneout_masks
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
@@ -50,12 +55,18 @@ def _input_rows(h, t, rec, use_rec, h_in, b0, b1):
 
 
 @njit(**_JIT)
-def _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, b_hh, h, gates, cand, mask, rec, use_rec,
-                  h_in, reset_after, small, b0, b1):
-    # the step's input projections are read from xw[t], or (from_x: x (T, B, I) time-major)
-    # computed here per step into xs (B, 3H): b_ih + x_t @ W_ih
+def _forward_pass(src, xs, W, b_hh, h, gates, cand, mask, drop, zone, h_in, reset_after, small,
+                  b0, b1):
+    # src: StepInputs, the step's input projections read from src.xw[t] (T, B, 3H), or (from_x:
+    # src.x (T, B, I) time-major, src.W_ih (I, 3H), src.bias = b_ih (3H,)) computed here per
+    # step into xs (B, 3H): b_ih + x_t @ W_ih; W = W_hh (H, 3H); b_hh (3H,); h (T+1, B, H);
+    # gates (T, B, 3H) out: z, r, hh; cand (T, B, H) out: hU_h + b_h (reset_after) or
+    # r * h_in; mask (T, B); drop: Dropout (drop.r (B, H) when drop.on); zone: Zoneout,
+    # keep-mask zone.h (T, B, H) when zone.on_h; h_in (B, H) scratch for h_prev * r
     T, B, G = gates.shape
     H = G // 3
+    xw, x, W_ih, b_ih, from_x = src
+    rec, use_rec = drop
     I = x.shape[2]
     nb = b1 - b0
     for t in range(T):
@@ -68,10 +79,10 @@ def _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, b_hh, h, gates, cand, mask, 
             xt = xs
         else:
             xt = xw[t]
-        src, off = _input_rows(h, t, rec, use_rec, h_in, b0, b1)
+        h_src, off = _input_rows(h, t, rec, use_rec, h_in, b0, b1)
         if reset_after:
             # hU = h_in @ W_hh  (into the gate buffer; the bias is added below)
-            gemm_rows(nb, G, H, src, off, H, W, 0, G, 0.0, gates, (t * B + b0) * G, G, small)
+            gemm_rows(nb, G, H, h_src, off, H, W, 0, G, 0.0, gates, (t * B + b0) * G, G, small)
             for b in range(b0, b1):
                 if not mask[t, b]:
                     continue
@@ -84,13 +95,13 @@ def _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, b_hh, h, gates, cand, mask, 
                     a[2 * H + j] = tanh(xr[2 * H + j] + a[H + j] * cj)
         else:
             # a_zr = h_in @ U_zr
-            gemm_rows(nb, 2 * H, H, src, off, H, W, 0, G, 0.0, gates, (t * B + b0) * G, G,
+            gemm_rows(nb, 2 * H, H, h_src, off, H, W, 0, G, 0.0, gates, (t * B + b0) * G, G,
                       small)
             for b in range(b0, b1):
                 a, xr, cd = gates[t, b], xt[b], cand[t, b]
                 for j in range(2 * H):                       # z, r
                     a[j] = sigmoid(a[j] + xr[j])
-                hi = src[0 if use_rec else t, b]
+                hi = h_src[0 if use_rec else t, b]
                 for j in range(H):                           # cand = r * h_in
                     cd[j] = a[H + j] * hi[j]
             # a_h = cand @ U_h
@@ -110,20 +121,29 @@ def _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, b_hh, h, gates, cand, mask, 
                 continue
             a = gates[t, b]
             z, hh = a[:H], a[2 * H:]
-            for j in range(H):
-                h_t[j] = hh[j] + z[j] * (h_prev[j] - hh[j])
+            if zone.on_h:                        # h_t = zh h_prev + (1 - zh) h~
+                zh = zone.h[t, b]
+                for j in range(H):
+                    hj = hh[j] + z[j] * (h_prev[j] - hh[j])          # h~
+                    h_t[j] = zoneout(zh[j], hj, h_prev[j])
+            else:
+                for j in range(H):
+                    h_t[j] = hh[j] + z[j] * (h_prev[j] - hh[j])
 
 
 @njit(**_JIT)
-def _backward_pass(dh_seq, WT, h, gates, cand, mask, rec, use_rec, dh, scratch, trace,
-                   use_trace, reset_after, small, b0, b1):
+def _backward_pass(dh_seq, WT, h, gates, cand, mask, drop, zone, dh, scratch, tr_dh,
+                   reset_after, small, b0, b1):
     # WT = W_hh^T (3H, H): rows [0, 2H) are U_zr^T, rows [2H, 3H) U_h^T
     # dh_seq (T, B, H); h (T+1, B, H); gates (T, B, 3H) activations z, r, hh in, their
     # pre-activation gradients out; cand (T, B, H) (reset_after: hU_h + b_h in, dhU_h out);
-    # mask (T, B); rec (B, H); dh (B, H): on entry dL/dh_T from outside, on exit dL/dh_0;
-    # scratch (B, H) dL/dh_in of the step; trace (T, B, H) dL/dh_t when use_trace
+    # mask (T, B); drop: Dropout (drop.r (B, H) when drop.on); zone: Zoneout (keep-mask
+    # zone.h (T, B, H)); dh (B, H): on entry dL/dh_T from outside, on exit dL/dh_0;
+    # scratch (B, H) dL/dh_in of the step; tr_dh: Trace, tr_dh.dh (T, B, H) gets dL/dh_t
     T, B, G = gates.shape
     H = G // 3
+    rec, use_rec = drop
+    trace, use_trace = tr_dh
     nb = b1 - b0
     one, zero = like(gates, 1.0), like(gates, 0.0)
     for b in range(b0, b1):
@@ -146,12 +166,23 @@ def _backward_pass(dh_seq, WT, h, gates, cand, mask, rec, use_rec, dh, scratch, 
             h_prev = h[t, b]
             # dL/d(pre-activation) of z, r, hh, (H,) each, written over the activations
             da_z, da_r, da_h = da[:H], da[H:2 * H], da[2 * H:]
-            for j in range(H):
-                zj, hhj, dhj = da_z[j], da_h[j], dh_b[j]          # activations z, hh first
-                # h_t = hh + z (h_prev - hh) ; hh = tanh(a_h)
-                da_z[j] = dhj * (h_prev[j] - hhj) * zj * (one - zj)
-                da_h[j] = dhj * (one - zj) * (one - hhj * hhj)
-                dh_b[j] = dhj * zj                                # direct path to h_prev
+            if zone.on_h:
+                zh = zone.h[t, b]                                 # (H,) keep-mask
+                for j in range(H):
+                    zj, hhj = da_z[j], da_h[j]                    # activations z, hh first
+                    # h_t = zh h_prev + (1 - zh) h~
+                    dhj, keep = zoneout_backward(zh[j], dh_b[j])
+                    # h~ = hh + z (h_prev - hh) ; hh = tanh(a_h)
+                    da_z[j] = dhj * (h_prev[j] - hhj) * zj * (one - zj)
+                    da_h[j] = dhj * (one - zj) * (one - hhj * hhj)
+                    dh_b[j] = dhj * zj + keep                     # direct paths to h_prev
+            else:
+                for j in range(H):
+                    zj, hhj, dhj = da_z[j], da_h[j], dh_b[j]      # activations z, hh first
+                    # h_t = hh + z (h_prev - hh) ; hh = tanh(a_h)
+                    da_z[j] = dhj * (h_prev[j] - hhj) * zj * (one - zj)
+                    da_h[j] = dhj * (one - zj) * (one - hhj * hhj)
+                    dh_b[j] = dhj * zj                            # direct path to h_prev
             if reset_after:
                 # a_h = x_h + r * cand ;  hU_h = cand - b_h ; cd: cand in, dhU_h out
                 for j in range(H):
@@ -197,122 +228,19 @@ def _backward_pass(dh_seq, WT, h, gates, cand, mask, rec, use_rec, dh, scratch, 
                     dh_b[j] += ds[j]
 
 
-@njit(**_JIT)
-def _infer_pass(x, W_ih, b_ih, xp, use_pre, W, b_hh, h, u, zx, s, cand, out, write_out,
-                zero_masked, mask, reset_after, reverse, small, b0, b1):
-    # forward only. x (B, T, I) batch-first (step t reads x[:, T-1-t] when reverse); h (B, H)
-    # the state, updated in place; zx, s (B, 3H), cand (B, H), u (B, I) per-step scratch;
-    # mask (B, T) in input order; out (B, T, H) in processing order
-    B, T, I = x.shape
-    G = W.shape[1]
-    H = G // 3
-    nb = b1 - b0
-    zero = like(x, 0.0)
-    project_all_steps(x, W_ih, b_ih, xp, use_pre, small, b0, b1)
-    for t in range(T):
-        ts = T - 1 - t if reverse else t
-        input_step(x, ts, W_ih, b_ih, xp, use_pre, u, zx, small, b0, b1)  # zx = b_ih + x_t W_ih
-        if reset_after:
-            # s = b_hh + h_prev @ W_hh : (hU_z, hU_r, hU_h), biases included
-            for b in range(b0, b1):
-                sb = s[b]
-                for j in range(G):
-                    sb[j] = b_hh[j]
-            recurrent_step(h, W, s, small, b0, b1)
-            for b in range(b0, b1):
-                if not mask[b, ts]:
-                    continue
-                xb, sb, h_b = zx[b], s[b], h[b]
-                for j in range(H):
-                    zj = sigmoid(xb[j] + sb[j])
-                    rj = sigmoid(xb[H + j] + sb[H + j])
-                    hhj = tanh(xb[2 * H + j] + rj * sb[2 * H + j])   # r * (hU_h + b_hh_h)
-                    h_b[j] = hhj + zj * (h_b[j] - hhj)    # = z h_prev + (1 - z) hh
-        else:
-            # zx[:, :2H] += h_prev @ U_zr ; z, r in place ; cand = r * h_prev
-            gemm_rows(nb, 2 * H, H, h, b0 * H, H, W, 0, G, 1.0, zx, b0 * G, G, small)
-            for b in range(b0, b1):
-                a, h_b, cd = zx[b], h[b], cand[b]
-                for j in range(2 * H):
-                    a[j] = sigmoid(a[j])
-                for j in range(H):
-                    cd[j] = a[H + j] * h_b[j]
-            # zx[:, 2H:] += cand @ U_h
-            gemm_rows(nb, H, H, cand, b0 * H, H, W, 2 * H, G, 1.0, zx, b0 * G + 2 * H, G,
-                      small)
-            for b in range(b0, b1):
-                if not mask[b, ts]:
-                    continue
-                a, h_b = zx[b], h[b]
-                for j in range(H):
-                    hhj = tanh(a[2 * H + j])
-                    h_b[j] = hhj + a[j] * (h_b[j] - hhj)
-        if write_out:
-            for b in range(b0, b1):
-                o_bt, h_b = out[b, t], h[b]
-                if mask[b, ts] or not zero_masked:
-                    for j in range(H):
-                        o_bt[j] = h_b[j]
-                else:
-                    for j in range(H):
-                        o_bt[j] = zero
-
-
-def gru_infer(x, W_ih, b_ih, W_hh, b_hh, h0, mask=None, reset_after=True, out=None,
-              zero_masked=False, reverse=False):
-    """Forward only, from the inputs, keeping nothing for a backward pass (inference).
-
-    The same recurrence as :func:`gru_forward`, with the input projection done step by step
-    inside the loop into a (B, 3H) buffer, the state one (B, H) buffer updated in place and
-    h_t written straight into ``out``.
-
-    Args:
-        x: (B, T, I) inputs, batch-first.
-        W_ih: (I, 3H) kernel; b_ih: (3H,) input bias or None.
-        W_hh: (H, 3H) recurrent kernel; b_hh: (3H,) recurrent bias (reset_after=True) or None.
-        h0: (B, H) initial state.
-        mask: optional (B, T) bool in input order; masked steps carry the state through.
-        out: optional (B, T, H) C-contiguous array that receives h_t in processing order
-            (zeros at masked steps with ``zero_masked``).
-        reverse: process the steps T-1, ..., 0 (``go_backwards``).
-
-    Returns:
-        h_T: (B, H) final state (a new array).
-    """
-    if b_hh is not None and not reset_after:
-        raise ValueError("gru_infer: a recurrent bias b_hh exists only with reset_after=True")
-    x, W_ih, b_ih, W, mask, u, xp, use_pre = infer_args(x, W_ih, b_ih, W_hh, mask)
-    B, T, _ = x.shape
-    H, G = W.shape
-    b_hh = np.zeros(G, dtype=x.dtype) if b_hh is None else \
-        np.ascontiguousarray(b_hh, dtype=x.dtype)
-    h = np.array(h0, dtype=x.dtype)              # (B, H) state, updated in place
-    zx, s = np.empty((B, G), dtype=x.dtype), np.empty((B, G), dtype=x.dtype)
-    cand = np.empty((B, H), dtype=x.dtype)
-    write_out = out is not None
-    out_arg = out if write_out else h.reshape(B, 1, H)
-
-    def block(b0, b1):
-        _infer_pass(x, W_ih, b_ih, xp, use_pre, W, b_hh, h, u, zx, s, cand, out_arg,
-                    write_out, bool(zero_masked), mask, bool(reset_after), bool(reverse),
-                    SMALL_MNK, b0, b1)
-
-    run_blocks(block, B, H)
-    return h
-
-
 def gru_forward(xw, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=True,
-                activation=None, recurrent_activation=None):
+                activation=None, recurrent_activation=None, zh=None):
     """As :func:`rnnkit.kernels.gru.gru_forward` (default activations only)."""
     if b_hh is not None and not reset_after:
         raise ValueError("gru_forward: a recurrent bias b_hh exists only with reset_after=True")
     xw = np.ascontiguousarray(xw)
     T, B, G = xw.shape
     return _forward(xw, np.empty((T, B, 1), dtype=xw.dtype), None, None, False, W_hh, b_hh, h0,
-                    mask, rec_dropout, reset_after)
+                    mask, rec_dropout, reset_after, zh)
 
 
-def gru_forward_x(x, W_ih, b_ih, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=True):
+def gru_forward_x(x, W_ih, b_ih, W_hh, b_hh, h0, mask=None, rec_dropout=None, reset_after=True,
+                  zh=None):
     """:func:`gru_forward` from the inputs: the input projection ``b_ih + x_t @ W_ih`` is made
     per step inside the loop into a (B, 3H) buffer (BLAS in small-matrix tiles) instead of a
     (T, B, 3H) ``xw`` beforehand; batches of at most ``PRE_PROJECT_ROWS`` rows project all
@@ -327,11 +255,12 @@ def gru_forward_x(x, W_ih, b_ih, W_hh, b_hh, h0, mask=None, rec_dropout=None, re
         raise ValueError("gru_forward_x: a recurrent bias b_hh exists only with reset_after=True")
     x, W_ih, b_ih, xw = forward_x_args(x, W_ih, b_ih, W_hh.shape[1])
     if xw is not None:
-        return gru_forward(xw, W_hh, b_hh, h0, mask, rec_dropout, reset_after)
-    return _forward(None, x, W_ih, b_ih, True, W_hh, b_hh, h0, mask, rec_dropout, reset_after)
+        return gru_forward(xw, W_hh, b_hh, h0, mask, rec_dropout, reset_after, zh=zh)
+    return _forward(None, x, W_ih, b_ih, True, W_hh, b_hh, h0, mask, rec_dropout, reset_after,
+                    zh)
 
 
-def _forward(xw, x, W_ih, b_ih, from_x, W_hh, b_hh, h0, mask, rec_dropout, reset_after):
+def _forward(xw, x, W_ih, b_ih, from_x, W_hh, b_hh, h0, mask, rec_dropout, reset_after, zh):
     dtype = x.dtype
     W = np.ascontiguousarray(W_hh, dtype=dtype)
     T, B, _ = x.shape
@@ -342,20 +271,23 @@ def _forward(xw, x, W_ih, b_ih, from_x, W_hh, b_hh, h0, mask, rec_dropout, reset
     gates = np.empty((T, B, G), dtype=dtype)     # z, r, hh
     cand = np.empty((T, B, H), dtype=dtype)      # hU_h + b_h (reset_after) or r * h_in
     mask, rec, rec_arg = mask_and_rec(mask, rec_dropout, T, B, H, dtype)
+    zone = zoneout_masks(zh, None, T, B, H, dtype)  # keep-mask (T, B, H) or a placeholder
     h_in = np.empty((B, H), dtype=dtype)
-    xs = np.empty((B, G) if from_x else (1, G), dtype=dtype)
+    xs = np.empty((B, G) if from_x else (1, G), dtype=dtype)   # (B, 3H) step projections
     if from_x:
         xw = gates[:1, :1]                       # placeholders of the right types
     else:
         W_ih, b_ih = W[:1], bias
+    src = StepInputs(xw, x, W_ih, b_ih, from_x)
+    drop = Dropout(rec_arg, rec is not None)     # (B, H) mask, or a placeholder
 
     def block(b0, b1):
-        _forward_pass(xw, x, W_ih, b_ih, xs, from_x, W, bias, h, gates, cand, mask, rec_arg,
-                      rec is not None, h_in, bool(reset_after), SMALL_MNK, b0, b1)
+        _forward_pass(src, xs, W, bias, h, gates, cand, mask, drop, zone, h_in,
+                      bool(reset_after), SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     cache = Cache(W=W, has_b_hh=b_hh is not None, reset_after=bool(reset_after), h=h,
-                  gates=gates, cand=cand, mask=mask, rec=rec)
+                  gates=gates, cand=cand, mask=mask, rec=rec, zone=zone)
     return h[1:], h[T].copy(), cache
 
 
@@ -371,13 +303,13 @@ def gru_backward(dh_seq, dh_T, cache, dh_trace=None):
     dh = np.zeros((B, H), dtype=dtype) if dh_T is None else np.array(dh_T, dtype=dtype)
     scratch = np.empty((B, H), dtype=dtype)
     use_rec = cache.rec is not None
-    rec_arg = cache.rec if use_rec else scratch
-    trace = trace_buffer(dh_trace, scratch)
+    drop = Dropout(cache.rec if use_rec else scratch, use_rec)
+    trace = trace_buffer(dh_trace, scratch)      # (T, B, H), or a placeholder
     WT = np.ascontiguousarray(W.T)               # (3H, H): BLAS is faster without transposes
 
     def block(b0, b1):
-        _backward_pass(dh_seq, WT, h, gates, cand, cache.mask, rec_arg, use_rec, dh, scratch,
-                       trace, dh_trace is not None, cache.reset_after, SMALL_MNK, b0, b1)
+        _backward_pass(dh_seq, WT, h, gates, cand, cache.mask, drop, cache.zone, dh, scratch,
+                       Trace(trace, dh_trace is not None), cache.reset_after, SMALL_MNK, b0, b1)
 
     run_blocks(block, B, H)
     if dh_trace is not None and trace is not dh_trace:

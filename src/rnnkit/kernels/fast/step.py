@@ -26,6 +26,8 @@ Per step, for each batch row ``b`` (``u_b = [x_b, h_b]``, sums over k)::
                h_b = hh + z * (h_b - hh)                          (= z h_prev + (1 - z) hh)
     SimpleRNN  h_b = act(sum_k WT[j, k] u_b[k] + b_j)             act = tanh or relu
 
+Zoneout (LSTM, GRU) by its expectation, ``p_zone = (p_h, p_c)`` (0: off): ``c_b = p_c c_b +
+(1 - p_c) c~`` and ``h_b = p_h h_b + (1 - p_h) h~`` after the updates above.
 States are updated in place. Every function takes its scratch buffers as arguments and the
 input ``x`` last, so that a stream binds everything else once (``functools.partial``).
 
@@ -40,6 +42,7 @@ import numpy as np
 from numba import njit
 
 from ._lowlevel import NO_TRANS, TRANS, gemm, like, sigmoid, tanh
+from .zoneout import zoneout
 
 _JIT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 BLAS_ROWS = 16        # batch rows from which the products go to BLAS instead of the dot loops
@@ -101,11 +104,13 @@ def _load(u, x, h):
 
 
 @njit(**_JIT)
-def lstm_step(h, c, WT, bias, u, z, x):
+def lstm_step(h, c, WT, bias, p_zone, u, z, x):
     """One LSTM step in place: h and c (B, H) updated, x (B, I), WT (4H, I+H), bias (4H,),
-    scratch u (B, I+H) and z (B, 4H)."""
+    p_zone (p_h, p_c) zoneout probabilities (0: off), scratch u (B, I+H) and z (B, 4H)."""
     B, I = x.shape
     H = h.shape[1]
+    p_h, p_c = p_zone
+    on_h, on_c = p_h != 0, p_c != 0
     _load(u, x, h)
     _dots(WT, 0, 4 * H, 0, I + H, u, z, 0)              # z = [x, h_prev] @ [W_ih; W_hh]
     b_i, b_f, b_g, b_o = bias[:H], bias[H:2 * H], bias[2 * H:3 * H], bias[3 * H:]
@@ -117,17 +122,20 @@ def lstm_step(h, c, WT, bias, u, z, x):
             f = sigmoid(z_f[j] + b_f[j])
             g = tanh(z_g[j] + b_g[j])
             o = sigmoid(z_o[j] + b_o[j])
-            c_t = f * c_b[j] + i * g                   # c_t = f * c_prev + i * g
-            c_b[j] = c_t
-            h_b[j] = o * tanh(c_t)                     # h_t = o * tanh(c_t)
+            c_t = f * c_b[j] + i * g                   # c~ = f * c_prev + i * g
+            h_t = o * tanh(c_t)                        # h~ = o * tanh(c~)
+            c_b[j] = zoneout(p_c, c_t, c_b[j]) if on_c else c_t
+            h_b[j] = zoneout(p_h, h_t, h_b[j]) if on_h else h_t
 
 
 @njit(**_JIT)
-def gru_step(h, WT, b_ih, b_hh, reset_after, u, zx, zh, x):
+def gru_step(h, WT, b_ih, b_hh, reset_after, p_h, u, zx, zh, x):
     """One GRU step in place: h (B, H) updated, x (B, I), WT (3H, I+H), b_ih and b_hh (3H,)
-    (b_hh zeros with reset_after=False), scratch u (B, I+H), zx (B, 3H) and zh (B, H)."""
+    (b_hh zeros with reset_after=False), p_h the zoneout probability (0: off), scratch
+    u (B, I+H), zx (B, 3H) and zh (B, H) (h_prev @ U_h)."""
     B, I = x.shape
     H = h.shape[1]
+    on_h = p_h != 0
     K = I + H
     _load(u, x, h)
     _dots(WT, 0, 2 * H, 0, K, u, zx, 0)                 # z, r pre-activations, both parts
@@ -144,7 +152,8 @@ def gru_step(h, WT, b_ih, b_hh, reset_after, u, zx, zh, x):
             z, r, xh = a[:H], a[H:2 * H], a[2 * H:]
             for j in range(H):
                 hh = tanh(xh[j] + bx[j] + r[j] * (hU[j] + bh[j]))
-                h_b[j] = hh + z[j] * (h_b[j] - hh)      # z h_prev + (1 - z) hh
+                h_t = hh + z[j] * (h_b[j] - hh)         # h~ = z h_prev + (1 - z) hh
+                h_b[j] = zoneout(p_h, h_t, h_b[j]) if on_h else h_t
     else:
         for b in range(B):                              # u_b = [x_b, r * h_prev]
             ub, r, h_b = u[b], zx[b, H:2 * H], h[b]
@@ -157,7 +166,8 @@ def gru_step(h, WT, b_ih, b_hh, reset_after, u, zx, zh, x):
             z, ah = a[:H], a[2 * H:]
             for j in range(H):
                 hh = tanh(ah[j] + bx[j])
-                h_b[j] = hh + z[j] * (h_b[j] - hh)
+                h_t = hh + z[j] * (h_b[j] - hh)
+                h_b[j] = zoneout(p_h, h_t, h_b[j]) if on_h else h_t
 
 
 @njit(**_JIT)
