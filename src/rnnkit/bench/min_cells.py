@@ -180,12 +180,10 @@ PROCS_HEAD = (["cell", "shape (B,T,I,H)", "threads", "what", "rnnkit ms"]
 
 
 def procs_table(cells, shapes, threads_list, repeats, whos, notes, infos, pause, stream,
-                gap=False):
+                measure, kinds, gap=False):
     """The min cells' ``--procs`` table (its lines, printed as they come): each min cell and
-    each peer in its own process (entries ``(label, library, cell)`` of
-    :func:`rnnkit.bench.procs.measure`)."""
-    from .procs import KINDS, measure
-
+    each peer in its own process (entries ``(label, library, cell)`` of ``measure``,
+    :func:`rnnkit.bench.procs.measure`, handed in with its ``kinds``: no import cycle)."""
     rows, emit_line = _printer(stream, gap)
     entries = [(cell, "rnnkit", cell) for cell in cells]
     entries += [p for p in PEERS if p[1] in whos]
@@ -204,7 +202,7 @@ def procs_table(cells, shapes, threads_list, repeats, whos, notes, infos, pause,
             got = measure(None, shape, threads, entries, repeats, notes, infos, pause)
             if threads == 1:
                 ones = got
-            for kind, what in KINDS:
+            for kind, what in kinds:
                 t, t1 = got[kind], (ones or {}).get(kind) or {}
                 for cell in cells:
                     mine = t.get(cell)

@@ -371,7 +371,7 @@ def run_procs(shapes, cells, threads_list, repeats, out=None, stream=None, pause
                                      ones[kind] if ones else None))
                     print(table[-1], file=stream, flush=True)
     min_rows = min_cells.procs_table(mins, shapes, threads_list, repeats, whos, notes, infos,
-                                     pause, stream, gap=bool(cells)) if mins else []
+                                     pause, stream, measure, KINDS, bool(cells)) if mins else []
     seen = {who: info for by_who in infos.values() for who, info in by_who.items()}
     versions = [seen[w]["version"] for w in COMPETITORS if w in seen]
     tail = [f"versions: {', '.join(versions + [f'numpy {np.__version__}'])}, numba "
