@@ -53,10 +53,11 @@ def onnx_refusal(cell):
     from ..models.sequential import Sequential
 
     model = Sequential([Input((None, 3)), _rnnkit_layer(cell, 4, 3, return_sequences=True)])
-    try:
-        export_onnx(model, os.path.join(tempfile.mkdtemp(prefix="rnnkit-bench-"), "m.onnx"))
-    except (NotImplementedError, ImportError) as e:
-        return str(e).splitlines()[0]
+    with tempfile.TemporaryDirectory(prefix="rnnkit-bench-") as d:
+        try:
+            export_onnx(model, os.path.join(d, "m.onnx"))
+        except (NotImplementedError, ImportError) as e:
+            return str(e).splitlines()[0]
     return None
 
 
