@@ -57,10 +57,14 @@ data:
 # Both tables of docs/benchmarks.md, each into its own marked section (the rest of the page
 # stays): the kernel view (one layer, one thread, CPU time), then `rnnkit bench --procs` (the
 # public API, each competitor in its own process, 1, 2 and all cores). Run it on a quiet machine.
+# Then MinGRU and MinLSTM against rnnkit's and torch's LSTM/GRU, T = 100, 512, 4096 (issue 16).
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_recurrent.py --shapes all --kernels fast,reference --threads 1 \
 		--cpu-time --repeats 7 --out docs/benchmarks.md
 	$(VENV)/bin/rnnkit bench --procs --out docs/benchmarks.md
+	$(VENV)/bin/rnnkit bench --cells mingru,minlstm --threads 1 --cpu-time --repeats 5 \
+		--steps 0 --shapes "16,100,64,128;16,512,64,128;16,4096,64,128;16,100,64,512;16,512,64,512;16,4096,64,512" \
+		--memory-shape "16,512,64,128;16,4096,64,128;16,512,64,512;16,4096,64,512" --out docs/benchmarks.md
 
 # Every example's full run (about half an hour; the README's timings come from a quiet machine),
 # then the README's gallery tables rewritten from their metrics.json (rnnkit/cli/gallery.py).

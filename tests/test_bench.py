@@ -76,7 +76,8 @@ def test_help_is_complete():
                                   ["--memory-shape", "16,500,64"], ["--threads", "1,2"],
                                   ["--procs", "--threads", "0"], ["--procs", "--threads", "1,x"],
                                   ["--procs", "--cpu-time"], ["--procs", "--cells", "rnn"],
-                                  ["--procs", "--shapes", "1,2,3"]])
+                                  ["--procs", "--shapes", "1,2,3"], ["--cells", "mingru,minrnn"],
+                                  ["--memory-shape", "16,500,64,128;2,3"]])
 def test_bad_options_are_one_line(args, tmp_path):
     r = rnnkit("bench", *args, "--no-write", cwd=tmp_path)
     assert r.returncode == 1
@@ -221,3 +222,119 @@ def test_sections_replace_only_their_own(tmp_path):
     assert "kernels two" in text and "procs two" in text and "tail text" in text
     assert "one" not in text and text.count("<!-- end: rnnkit bench") == 2
     assert text.index("kernels two") < text.index("procs two") < text.index("tail text")
+
+
+# ---- MinGRU and MinLSTM: their own table, against rnnkit's and torch's LSTM / GRU -----------
+
+def _min_rows(stdout, head_start):
+    lines = stdout.splitlines()
+    head = next(line for line in lines if line.startswith(head_start) and "rnnkit LSTM" in line)
+    cols = [c.strip() for c in head.strip("|").split("|")]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines
+            if line.startswith("| mingru |") or line.startswith("| minlstm |")]
+    return head, cols, rows
+
+
+def test_min_cells_kernel_view_rows_peers_memory_and_onnx_na(tmp_path):
+    """--cells mingru,minlstm: per cell, training step, FLOP rates, inference and peak memory;
+    positive times for the min cell and its four peers (rnnkit's and torch's LSTM and GRU),
+    peer / min ratios; onnxruntime n/a with the exporter's reason; the table in its own
+    section of the page, the main table's section left alone."""
+    out = tmp_path / "benchmarks.md"
+    out.write_text("# rnnkit benchmarks\n\n<!-- begin: rnnkit bench -->\nkernel table\n"
+                   "<!-- end: rnnkit bench -->\n")
+    r = rnnkit("bench", "--quick", "--cells", "mingru,minlstm", "--steps", "0", "--threads", "1",
+               "--memory-shape", "8,100,16,64", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    head, cols, rows = _min_rows(r.stdout, "| cell |")
+    peers = ["rnnkit LSTM", "rnnkit GRU", "torch LSTM", "torch GRU"]
+    assert cols == (["cell", "shape (B,T,I,H)", "what", "unit", "rnnkit fast"] + peers
+                    + ["onnxruntime"] + [f"{p} / fast" for p in peers])
+    assert "| cell | shape (B,T,I,H) | what | unit | rnnkit fast | torch |" not in r.stdout
+    for cell in ("mingru", "minlstm"):
+        mine = [row for row in rows if row[0] == cell]
+        assert [(row[2], row[3]) for row in mine] == [
+            ("training step", "ms"), ("training FLOP rate", "GFLOP/s"),
+            ("training FLOP rate", "% of GEMM peak"), ("inference", "ms"),
+            ("training step peak memory", "MiB")]
+        for row in mine:
+            for name in ["rnnkit fast"] + peers:
+                assert float(row[cols.index(name)]) > 0, (row, name)
+            for name in peers:
+                ratio = row[cols.index(f"{name} / fast")]
+                if row[2] == "training FLOP rate":
+                    assert ratio == "-"                     # a rate has no time ratio
+                else:
+                    assert float(ratio) > 0, (row, name)
+            onnx = row[cols.index("onnxruntime")]
+            assert onnx == ("n/a" if row[2] == "inference" else "-"), row
+        assert mine[-1][1] == "8,100,16,64"
+        assert re.search(rf"^# note: onnxruntime n/a for {cell}: .*(no ONNX export|onnx)",
+                         r.stdout, re.M)
+    assert "note: peak memory not measured" not in r.stdout
+    text = out.read_text()
+    assert "<!-- begin: rnnkit bench -->\nkernel table\n<!-- end: rnnkit bench -->" in text
+    assert text.count("<!-- begin: rnnkit bench, MinGRU and MinLSTM -->") == 1
+    assert "## MinGRU and MinLSTM" in text and head in text
+
+
+def test_min_cells_procs_each_in_its_own_process(tmp_path):
+    """--procs --cells mingru: the min cell and its peers each in a process, one row per kind,
+    onnxruntime n/a (with the reason) for inference, its own section of the page."""
+    from rnnkit.bench.min_cells import PROCS_HEAD
+
+    out = tmp_path / "benchmarks.md"
+    r = rnnkit("bench", "--procs", "--cells", "lstm,mingru", "--shapes", "2,5,3,4", "--repeats",
+               "1", "--threads", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    head, cols, rows = _min_rows(r.stdout, "| cell |")
+    assert cols == PROCS_HEAD
+    assert [row[:4] for row in rows] == [["mingru", "2,5,3,4", "1", "training step"],
+                                         ["mingru", "2,5,3,4", "1", "inference"]]
+    for row in rows:
+        for name in ("rnnkit ms", "rnnkit LSTM ms", "rnnkit GRU ms", "torch LSTM ms",
+                     "torch GRU ms", "rnnkit LSTM / rnnkit", "torch GRU / rnnkit"):
+            assert float(row[cols.index(name)]) > 0, (row, name)
+        assert row[cols.index("scaling rnnkit")] == "1.00"
+    assert [row[cols.index("onnxruntime ms")] for row in rows] == ["-", "n/a"]
+    assert "note: onnxruntime n/a for mingru:" in r.stdout
+    assert "| lstm | 2,5,3,4 | 1 | inference |" in r.stdout        # the main table too
+    text = out.read_text()
+    assert text.count("<!-- begin: rnnkit bench --procs -->") == 1
+    assert text.count("<!-- begin: rnnkit bench --procs, MinGRU and MinLSTM -->") == 1
+    assert head in text
+
+
+def test_train_flops_of_the_min_cells_have_no_recurrent_product():
+    B, T, I, H = 16, 512, 64, 128
+    # projection x W (I, 2H) or (I, 3H): forward 2*B*T*I*GH, backward twice that; the scan
+    # h_t = a_t h_{t-1} + b_t: 2 FLOPs per element forward, 3 backward
+    assert train_flops("mingru", (B, T, I, H)) == 3 * 2 * B * T * I * 2 * H + 5 * B * T * H
+    assert train_flops("minlstm", (B, T, I, H)) == 3 * 2 * B * T * I * 3 * H + 5 * B * T * H
+    assert train_flops("mingru", (2, 3, 4, 5)) == 6 * 2 * 3 * 4 * 10 + 5 * 2 * 3 * 5
+    # the bound of the docs: LSTM / MinGRU ~ 2 (I + H) / I
+    ratio = train_flops("lstm", (B, T, I, H)) / train_flops("mingru", (B, T, I, H))
+    assert abs(ratio - 2 * (I + H) / I) < 0.05
+
+
+def test_round_robin_budget_cuts_rounds_but_never_under_three():
+    from rnnkit.bench.runners import _time_round_robin
+
+    ticks = iter(range(10 ** 6))                 # every clock reading 1 s later: 1 s per call
+    calls = {"a": 0, "b": 0}
+
+    def counted(k):
+        def fn():
+            calls[k] += 1
+        return fn
+
+    runners = {k: counted(k) for k in calls}
+    t = _time_round_robin(runners, 15, clock=lambda: next(ticks), budget_s=10)
+    assert calls == {"a": 2 + 5, "b": 2 + 5}     # 2 warm-ups, then 10 s / 2 s a round
+    assert t == {"a": 1000.0, "b": 1000.0}
+    calls.update(a=0, b=0)
+    _time_round_robin(runners, 15, clock=lambda: next(ticks), budget_s=1)
+    assert calls == {"a": 5, "b": 5}
+    calls.update(a=0, b=0)
+    _time_round_robin(runners, 15, clock=lambda: next(ticks))
+    assert calls == {"a": 17, "b": 17}

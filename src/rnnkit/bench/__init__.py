@@ -1,11 +1,14 @@
 """Time rnnkit's recurrent layers against PyTorch (and onnxruntime) on this machine, in one run.
 
-    rnnkit bench [--shapes all | B,T,I,H[;B,T,I,H...]] [--cells lstm,gru,rnn]
+    rnnkit bench [--shapes all | B,T,I,H[;B,T,I,H...]] [--cells lstm,gru,rnn,mingru,minlstm]
                  [--kernels fast,reference] [--repeats N] [--threads N] [--cpu-time]
-                 [--memory-shape B,T,I,H | --no-memory] [--quick]
+                 [--memory-shape B,T,I,H[;...] | --no-memory] [--quick]
                  [--out docs/benchmarks.md | --no-write]
 
 (``benchmarks/bench_recurrent.py`` is a thin wrapper around :func:`main` here.)
+
+MinGRU and MinLSTM (``--cells mingru,minlstm``) get a table of their own after the main one,
+against rnnkit's and torch's LSTM and GRU of the same shape: :mod:`rnnkit.bench.min_cells`.
 
 For each cell and shape (batch, time, features, units), float32:
 
@@ -53,9 +56,9 @@ import time
 import numpy as np
 
 from .memory import measure as measure_memory
-from .page import write_section
+from .page import write_tables
 from .runners import (CELLS, GEMM_N, STREAM_FEATURES, STREAM_UNITS, bench,
-                            bench_streaming, gemm_gflops, train_flops)
+                      bench_streaming, gemm_gflops, train_flops)
 
 SHAPES = [(1, 100, 64, 128), (32, 100, 64, 128), (64, 50, 128, 256), (128, 200, 32, 64),
           (16, 500, 64, 128)]
@@ -179,9 +182,14 @@ def _fmt(v):
 def run(shapes, cells, kernel_sets, repeats, threads=0, cpu_time=False, streaming_steps=100,
         out=None, stream=None, memory_shape=MEMORY_SHAPE):
     """Print the header and table to ``stream`` (stdout) as rows finish; write the Markdown
-    page to ``out`` when given (``memory_shape=None``: no peak-memory rows). Returns the page's
-    text."""
+    page to ``out`` when given (``memory_shape=None``: no peak-memory rows; a list of shapes:
+    rows at each). Returns the page's text."""
+    from . import min_cells
+
     stream = stream or sys.stdout
+    mins, cells = min_cells.split(cells)
+    memory_shapes = ([] if not memory_shape else [memory_shape]
+                     if isinstance(memory_shape[0], int) else list(memory_shape))
     torch = _import_torch()
     from ..kernels import dispatch
 
@@ -226,13 +234,15 @@ def run(shapes, cells, kernel_sets, repeats, threads=0, cpu_time=False, streamin
             "training step peak memory: peak RSS of one training step above the RSS between "
             "steps, after a warm-up step, each competitor in a fresh process (VmHWM reset "
             "through /proc/self/clear_refs; same method for all)")
+    if mins:
+        header.append(min_cells.header_line(mins, kernel_sets[0]))
     for line in header:
         print(f"# {line}", file=stream)
     print(file=stream)
     head = ["cell", "shape (B,T,I,H)", "what", "unit"] + \
         [f"rnnkit {k}" for k in kernel_sets] + ["torch", "onnxruntime"] + \
         [f"{k}/torch" for k in kernel_sets] + [f"{k}/onnxruntime" for k in kernel_sets]
-    table = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    table = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] if cells else []
     for line in table:
         print(line, file=stream)
 
@@ -262,19 +272,20 @@ def run(shapes, cells, kernel_sets, repeats, threads=0, cpu_time=False, streamin
             what, unit, t = bench_streaming(cell, streaming_steps, kernel_sets, repeats, clock,
                                             torch)
             emit(cell, f"1,{streaming_steps},{STREAM_FEATURES},{STREAM_UNITS}", what, unit, t)
-        if memory_shape:
+        for shape in memory_shapes:
             who = list(kernel_sets) + (["torch"] if torch is not None else [])
-            emit(cell, ",".join(map(str, memory_shape)), "training step peak memory", "MiB",
-                 measure_memory(cell, memory_shape, who, threads, notes))
+            emit(cell, ",".join(map(str, shape)), "training step peak memory", "MiB",
+                 measure_memory(cell, shape, who, threads, notes))
+    min_rows = min_cells.table(mins, shapes, kernel_sets, repeats, threads, clock, torch, peak,
+                               memory_shapes, notes, stream, gap=bool(cells)) if mins else []
     end = f"load average {_load()} at the end"
     print(f"\n# {end}", file=stream)
     for note in sorted(notes):
         print(f"# note: {note}", file=stream)
     block = [f"- {line}" for line in header + [end]]
     block += [f"- note: {note}" for note in sorted(notes)]
-    text = "\n".join(block + [""] + table + [""])
-    if out:                               # its own section of the page (see bench/page.py)
-        write_section(out, "rnnkit bench", text)
+    text = write_tables(out, "rnnkit bench", block, table, min_rows)   # see bench/page.py
+    if out:
         print(f"# table written to {out}", file=stream)
     return text
 
@@ -290,8 +301,9 @@ def add_arguments(p, default_out=os.path.join("docs", "benchmarks.md")):
                    help="'all': the five standard shapes; or batch,time,features,units "
                         "(several separated by ';') (default: %(default)s)")
     p.add_argument("--cells", default=None, metavar="LIST",
-                   help="comma list of lstm, gru, rnn (default: lstm,gru,rnn; with --procs "
-                        "lstm,gru)")
+                   help="comma list of lstm, gru, rnn, mingru, minlstm (default: lstm,gru,rnn; "
+                        "with --procs lstm,gru; mingru and minlstm get their own table, against "
+                        "rnnkit's and torch's LSTM and GRU)")
     p.add_argument("--kernels", default="fast", metavar="LIST",
                    help="rnnkit kernel sets, comma list of fast, reference (default: "
                         "%(default)s)")
@@ -307,7 +319,8 @@ def add_arguments(p, default_out=os.path.join("docs", "benchmarks.md")):
                    help="single steps per timed streaming call; 0 skips streaming "
                         "(default: %(default)s)")
     p.add_argument("--memory-shape", default=None, metavar="B,T,I,H",
-                   help="shape of the training-step peak-memory rows (default: "
+                   help="shape(s, separated by ';') of the training-step peak-memory rows "
+                        "(default: "
                         f"{','.join(map(str, MEMORY_SHAPE))}; with --quick the quick shape)")
     p.add_argument("--no-memory", action="store_true",
                    help="skip the peak-memory rows (each needs a fresh process per competitor)")
@@ -355,7 +368,8 @@ def run_args(args):
         raise ValueError(f"--steps must be >= 0, got {args.steps}")
     memory_shape = MEMORY_SHAPE
     if args.memory_shape is not None:
-        memory_shape = parse_one_shape(args.memory_shape, "memory-shape")
+        memory_shape = [parse_one_shape(part, "memory-shape")
+                        for part in args.memory_shape.split(";")]
     repeats, steps = args.repeats, args.steps
     if args.quick:
         shapes, repeats, steps = [QUICK_SHAPE], min(repeats, 3), min(steps, 20)

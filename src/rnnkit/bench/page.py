@@ -21,11 +21,22 @@ INTRO = ("Written by `rnnkit bench` (`python benchmarks/bench_recurrent.py` runs
          "be off by tens of percent or more; the round-robin medians make the ratios steadier "
          "than the absolute times. Rerun `rnnkit bench` on your own machine before relying on "
          "them.")
+MIN_SUFFIX = ", MinGRU and MinLSTM"           # --cells mingru,minlstm: their own sections
 HEADINGS = {
     "rnnkit bench": "## One layer, single thread, CPU time (`rnnkit bench`, the kernel view)",
     "rnnkit bench --procs": "## The public API, each competitor in its own process "
                             "(`rnnkit bench --procs`)",
+    "rnnkit bench" + MIN_SUFFIX: "## MinGRU and MinLSTM (`rnnkit bench --cells mingru,minlstm`)",
+    "rnnkit bench --procs" + MIN_SUFFIX: "## MinGRU and MinLSTM through the public API "
+                                                "(`rnnkit bench --procs --cells mingru,minlstm`)",
 }
+
+
+def fmt(v):
+    """A table cell: 3 significant digits or so, ``-`` for no number."""
+    if v is None:
+        return "-"
+    return f"{v:.1f}" if v >= 100 else f"{v:.2f}" if v >= 1 else f"{v:.3f}"
 
 
 def markers(kind):
@@ -56,3 +67,15 @@ def write_section(path, kind, block):
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return text
+
+
+def write_tables(out, kind, block, table, min_rows):
+    """Write the main table (section ``kind``) and the MinGRU / MinLSTM table (section ``kind``
+    + :data:`MIN_SUFFIX`), each under the run's ``block`` of conditions, to the page ``out``
+    when given (a table without rows is not written); returns the text of both."""
+    if out and table:
+        write_section(out, kind, "\n".join(block + [""] + table + [""]))
+    if out and min_rows:
+        write_section(out, kind + MIN_SUFFIX, "\n".join(block + [""] + min_rows + [""]))
+    return "\n".join(block + [""] + table + ([""] if table and min_rows else []) + min_rows
+                     + [""])

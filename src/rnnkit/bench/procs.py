@@ -49,9 +49,13 @@ import time
 
 import numpy as np
 
+from .page import fmt as _fmt
+
 COMPETITORS = ("rnnkit", "torch", "onnxruntime")
 KINDS = (("train", "training step"), ("infer", "inference"))
-CELLS = {"lstm": ("rnnkit.layers.lstm", "LSTM", "LSTM"), "gru": ("rnnkit.layers.gru", "GRU", "GRU")}
+CELLS = {"lstm": ("rnnkit.layers.lstm", "LSTM", "LSTM"), "gru": ("rnnkit.layers.gru", "GRU", "GRU"),
+         "mingru": ("rnnkit.layers.min_rnn", "MinGRU", None),       # torch has none: their
+         "minlstm": ("rnnkit.layers.min_rnn", "MinLSTM", None)}     # table is min_cells.py's
 LEARNING_RATE = 0.01
 PAUSE_S = 0.25                  # between two competitors' calls: spinning pools go to sleep
 #                                 (OpenBLAS workers spin ~0.1 s, onnxruntime's pool longer)
@@ -184,8 +188,8 @@ def child_env(threads):
 class Competitor:
     """One competitor's process (see :func:`child_main`)."""
 
-    def __init__(self, who, cell, shape, threads):
-        self.who = who
+    def __init__(self, who, cell, shape, threads, label=None):
+        self.who, self.lib = label or who, who
         spec = json.dumps({"who": who, "cell": cell, "shape": list(shape), "threads": threads})
         self._err = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
@@ -241,22 +245,24 @@ def available(notes):
 
 
 def measure(cell, shape, threads, whos, repeats, notes, infos=None, pause=PAUSE_S):
-    """``{"train": {who: median ms}, "infer": {...}}`` for one cell, shape and thread count."""
+    """``{"train": {who: median ms}, "infer": {...}}`` for one cell, shape and thread count;
+    ``whos``: libraries, or ``(label, library, cell)`` (times keyed by label: min_cells.py)."""
     procs, out = [], {kind: {} for kind, _ in KINDS}
     try:
-        for who in whos:
-            procs.append(Competitor(who, cell, shape, threads))
+        for w in whos:
+            label, who, c = w if isinstance(w, tuple) else (w, w, cell)
+            procs.append(Competitor(who, c, shape, threads, label))
         live = []
         for p in procs:
             try:
                 p.ready()
                 live.append(p)
                 if infos is not None:
-                    infos.setdefault(threads, {})[p.who] = p.info
+                    infos.setdefault(threads, {})[p.lib] = p.info
             except RuntimeError as e:
                 notes.add(f"{cell} {shape} {threads} threads: {e}")
         for kind, _ in KINDS:
-            runners = [p for p in live if kind == "infer" or p.who != "onnxruntime"]
+            runners = [p for p in live if kind == "infer" or p.lib != "onnxruntime"]
             times = {p.who: [] for p in runners}
             for r in range(repeats):
                 k = r % len(runners) if runners else 0
@@ -297,12 +303,6 @@ def parse_threads(text, cores):
     return sorted(out)
 
 
-def _fmt(v):
-    if v is None:
-        return "-"
-    return f"{v:.1f}" if v >= 100 else f"{v:.2f}" if v >= 1 else f"{v:.3f}"
-
-
 HEAD = ["cell", "shape (B,T,I,H)", "threads", "what", "rnnkit ms", "torch ms",
         "onnxruntime ms", "rnnkit/torch", "rnnkit/onnxruntime", "scaling rnnkit",
         "scaling torch", "scaling onnxruntime"]
@@ -324,10 +324,12 @@ def row(cell, shape, threads, what, t, t1):
 def run_procs(shapes, cells, threads_list, repeats, out=None, stream=None, pause=PAUSE_S):
     """Measure, print the header and the table to ``stream`` as rows finish, write the
     section to ``out`` when given; returns the section's text."""
-    from . import _cores, _cpu_flags, _cpu_name, _load, _numba_version
+    from . import _cores, _cpu_flags, _cpu_name, _load, _numba_version, min_cells
+    from .page import write_tables
 
     stream = stream or sys.stdout
     notes, infos = set(), {}
+    mins, cells = min_cells.split(cells)
     cores = _cores()
     whos = available(notes)
     if max(threads_list) > cores:
@@ -350,7 +352,8 @@ def run_procs(shapes, cells, threads_list, repeats, out=None, stream=None, pause
         "set_num_threads(n), onnxruntime intra_op_num_threads=n (inter_op 1); "
         "OMP/OPENBLAS/MKL_NUM_THREADS=n in every process",
     ]
-    table = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    header += [min_cells.PROCS_LINE] if mins else []
+    table = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)] if cells else []
     for line in header:
         print(f"# {line}", file=stream)
     print(file=stream)
@@ -367,6 +370,8 @@ def run_procs(shapes, cells, threads_list, repeats, out=None, stream=None, pause
                     table.append(row(cell, shape, threads, what, got[kind],
                                      ones[kind] if ones else None))
                     print(table[-1], file=stream, flush=True)
+    min_rows = min_cells.procs_table(mins, shapes, threads_list, repeats, whos, notes, infos,
+                                     pause, stream, measure, KINDS, bool(cells)) if mins else []
     seen = {who: info for by_who in infos.values() for who, info in by_who.items()}
     versions = [seen[w]["version"] for w in COMPETITORS if w in seen]
     tail = [f"versions: {', '.join(versions + [f'numpy {np.__version__}'])}, numba "
@@ -381,11 +386,8 @@ def run_procs(shapes, cells, threads_list, repeats, out=None, stream=None, pause
     for note in sorted(notes):
         print(f"# note: {note}", file=stream)
     block = [f"- {line}" for line in header + tail] + [f"- note: {n}" for n in sorted(notes)]
-    text = "\n".join(block + [""] + table + [""])
+    text = write_tables(out, "rnnkit bench --procs", block, table, min_rows)
     if out:
-        from .page import write_section
-
-        write_section(out, "rnnkit bench --procs", text)
         print(f"# table written to {out}", file=stream)
     return text
 

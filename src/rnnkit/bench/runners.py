@@ -15,8 +15,10 @@ import numpy as np
 
 from ..grad_mode import inference_mode
 
-CELLS = {"lstm": ("lstm", "LSTM"), "gru": ("gru", "GRU"), "rnn": ("simple_rnn", "SimpleRNN")}
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+CELLS = {"lstm": ("lstm", "LSTM"), "gru": ("gru", "GRU"), "rnn": ("simple_rnn", "SimpleRNN"),
+         "mingru": ("min_rnn", "MinGRU"), "minlstm": ("min_rnn", "MinLSTM")}
+GATES = {"lstm": 4, "gru": 3, "rnn": 1, "mingru": 2, "minlstm": 3}
+MIN_CELLS = ("mingru", "minlstm")           # no recurrent product: see train_flops
 STREAM_FEATURES, STREAM_UNITS = 64, 128
 GEMM_N = 1024
 
@@ -34,8 +36,17 @@ def train_flops(cell, shape):
         total     3 · 2·B·T·(I+H)·GH   (LSTM: 24·B·T·(I+H)·H)
 
     The backward is exactly twice the forward (a weight and an input gradient per product).
+
+    MinGRU (G = 2) and MinLSTM (G = 3) have no recurrent product: the projection x W (I, GH)
+    alone, 3·2·B·T·I·GH, plus the linear scan ``h_t = a_t h_{t-1} + b_t`` (its elementwise
+    work is the whole recurrence, so it counts): 2·B·T·H forward (a multiply and an add),
+    3·B·T·H backward (``dh_{t-1} = a_t dh_t + dy_{t-1}``, ``da_t = dh_t h_{t-1}``)::
+
+        total     3·2·B·T·I·GH + 5·B·T·H
     """
     B, T, I, H = shape
+    if cell in MIN_CELLS:
+        return 3 * 2 * B * T * I * GATES[cell] * H + 5 * B * T * H
     return 3 * 2 * B * T * (I + H) * GATES[cell] * H
 
 
@@ -169,11 +180,22 @@ def _torch_stream(torch, cell, xs):
     return stream
 
 
-def _time_round_robin(runners, repeats, warmup=2, clock=time.perf_counter):
-    """Median ms of each runner, timed one call each per round, after ``warmup`` calls each."""
+def _time_round_robin(runners, repeats, warmup=2, clock=time.perf_counter, budget_s=None):
+    """Median ms of each runner, timed one call each per round, after ``warmup`` calls each.
+
+    ``budget_s``: fewer rounds (never under 3) when ``repeats`` rounds would take longer, the
+    cost of a round read off the last warm-up call of each runner (for long sequences, where
+    one LSTM step takes seconds).
+    """
+    round_s = 0.0
     for fn in runners.values():
         for _ in range(warmup):
+            t0 = clock()
             fn()
+            last = clock() - t0
+        round_s += last if warmup else 0.0
+    if budget_s and round_s > 0:
+        repeats = max(min(3, repeats), min(repeats, int(budget_s / round_s)))
     times = {k: [] for k in runners}
     for _ in range(repeats):
         for k, fn in runners.items():
