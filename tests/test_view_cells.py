@@ -28,7 +28,15 @@ _REMOTE = re.compile(r"""(src|href|action)\s*=\s*["']?\s*(https?:)?//|url\(\s*["
 PATHS = ["reference"] + (["fast"] if dispatch.fast_available() else [])
 CASES = {"lstm": (layers.LSTM, {}), "gru": (layers.GRU, {}),
          "gru_reset_before": (layers.GRU, {"reset_after": False}),
-         "rnn": (layers.SimpleRNN, {}), "lstm_no_bias": (layers.LSTM, {"use_bias": False})}
+         "rnn": (layers.SimpleRNN, {}), "lstm_no_bias": (layers.LSTM, {"use_bias": False}),
+         "lstm_zoneout": (layers.LSTM, {"zoneout": 0.3, "cell_zoneout": 0.6}),
+         "lstm_cell_zoneout": (layers.LSTM, {"cell_zoneout": 0.4}),
+         "gru_zoneout": (layers.GRU, {"zoneout": 0.4}),
+         "gru_reset_before_zoneout": (layers.GRU, {"reset_after": False, "zoneout": 0.3}),
+         "mingru": (layers.MinGRU, {}), "mingru_tanh": (layers.MinGRU, {"activation": "tanh"}),
+         "minlstm": (layers.MinLSTM, {}), "minlstm_no_bias": (layers.MinLSTM, {"use_bias": False}),
+         "lnlstm": (layers.LayerNormLSTM, {}),
+         "lnlstm_zoneout": (layers.LayerNormLSTM, {"zoneout": 0.3, "cell_zoneout": 0.5})}
 
 
 @pytest.fixture(params=PATHS)
@@ -55,7 +63,7 @@ def test_trace_matches_layer_forward_and_the_step_loop(case, kernels, float64):
     assert sorted(loop) == sorted(trace)
     for kind in trace:
         np.testing.assert_allclose(loop[kind], trace[kind], rtol=0, atol=1e-12, err_msg=kind)
-    if cell_of(layer) == "lstm":                 # c_T as the layer returns it
+    if cell_of(layer) in ("lstm", "lnlstm"):     # c_T as the layer returns it
         layer.return_state = True
         _, _, c_T = layer.forward(x[None])
         np.testing.assert_allclose(trace["c"][-1], c_T[0], rtol=0, atol=1e-12)
@@ -81,13 +89,55 @@ def test_reader_stack_matches_forward_and_predict():
     assert max(r.rebuild_errors) < 1e-5
 
 
+@pytest.mark.parametrize("cell, block, kind", [("mingru", "residual", "z"),
+                                               ("lnlstm", "plain", "c")])
+def test_reader_residual_and_new_cells_match_forward_predict_and_sampling(cell, block, kind):
+    from rnnkit.cli.textlm import TextLMConfig, build_model
+    vocab = CharVocab.from_text(QUOTE_TEXT)
+    cfg = TextLMConfig(cell=cell, block=block, units=6, layers=2, embedding=4)
+    model = build_model(cfg, len(vocab))
+    rng = np.random.default_rng(1)
+    model.set_weights([rng.normal(0, 0.6, w.shape).astype(w.dtype) for w in model.get_weights()])
+    reader = CellReader(model, vocab)
+    assert reader.reason is None and reader.is_lm
+    assert [l["cell"] for l in reader.layers()] == [cell, cell]
+    text = QUOTE_TEXT[:40]
+    r = reader.read(text)
+    ids = vocab.encode(text)[None]
+    stack = model.layers
+    x, hs = stack[0].forward(ids), []                # the model's own layers, one by one
+    for l in stack[1:-1]:
+        if isinstance(l, layers.ResidualBlock) and l.rnn is not None:
+            hs.append(l.rnn.forward(l.norm.forward(x)))          # the cell reads LN(x)
+        x = l.forward(x)
+        if not isinstance(l, layers.ResidualBlock):
+            hs.append(x)
+    for k in range(2):
+        np.testing.assert_allclose(r.traces[k]["h"], hs[k][0], atol=1e-6)
+        assert sorted(r.traces[k]) == sorted(reader.layers()[k]["kinds"])
+    logits = model.predict(ids, verbose=0)[0].astype(np.float64)
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    np.testing.assert_allclose(r.top_probs[:, 0], (p / p.sum(-1, keepdims=True)).max(-1),
+                               atol=1e-6)
+    assert max(r.rebuild_errors) < 1e-5              # float32
+    # sampling steps every layer one character at a time: the same values as reading
+    got = list(reader.sample("he ", 12, seed=0, layer=1, kind=kind, unit=2))
+    again = reader.read("he " + "".join(ch for ch, _ in got))
+    np.testing.assert_allclose([v for _, v in got], again.traces[1][kind][3:, 2], atol=1e-5)
+
+
 def test_reader_says_why_not_for_other_models():
     vocab = CharVocab.from_text("abc")
     clf = rnnkit.Sequential([layers.Input((5, 3)), layers.LSTM(2), layers.Dense(1)])
     assert "not a sequence of token ids" in CellReader(clf, vocab).reason
     dense = rnnkit.Sequential([layers.Input((None,), dtype="int32"), layers.Embedding(5, 2),
                                layers.Dense(1)])
-    assert "no LSTM, GRU or SimpleRNN" in CellReader(dense, vocab).reason
+    assert "no LSTM, GRU, SimpleRNN, MinGRU" in CellReader(dense, vocab).reason
+    bi = rnnkit.Sequential([layers.Input((None,), dtype="int32"), layers.Embedding(5, 2),
+                            layers.Bidirectional(layers.LSTM(2, return_sequences=True),
+                                                 name="both_ways"),
+                            layers.LSTM(2), layers.Dense(1)])
+    assert CellReader(bi, vocab).reason.startswith("both_ways: Bidirectional")
     # a classifier over characters: cells yes, next-character predictions no
     cls = rnnkit.Sequential([layers.Input((None,), dtype="int32"), layers.Embedding(5, 2),
                              layers.GRU(3), layers.Dense(2)])

@@ -12,6 +12,14 @@ colours the text by::
                h_t = z * h_{t-1} + (1 - z) * hh                          kinds h, z, r, hh
     SimpleRNN  h_t = act(x_t W_ih + b + h_{t-1} U)                      kind h
 
+With zoneout (LSTM ``cell_zoneout`` p_c, ``zoneout`` p_h; GRU ``zoneout``) the states are
+blended with their previous values by the expectation, as the layer computes at inference::
+
+    c_t = p_c c_{t-1} + (1 - p_c) c~ ;  h_t = p_h h_{t-1} + (1 - p_h) h~
+
+(c~, h~ the values above; ``c`` shows c_t, and h~ = o * act(c~)). MinGRU, MinLSTM and
+LayerNormLSTM are in :mod:`rnnkit.view.min_ln_cells`, which this module dispatches to.
+
 Two ways to the same numbers:
 
 * :func:`trace_layer` (what the page uses, through :class:`LazyTrace`, which computes the
@@ -32,16 +40,22 @@ import collections.abc
 import numpy as np
 
 from ..kernels import dispatch
+from ..kernels.equations import gru_state_update, lstm_cell_update, lstm_hidden, zoneout
 from ..layers.gru import GRU
 from ..layers.lstm import LSTM
 from ..layers.simple_rnn import SimpleRNN
+from . import min_ln_cells
 
 KINDS = {"lstm": ("h", "c", "i", "f", "g", "o"), "gru": ("h", "z", "r", "hh"),
-         "simple_rnn": ("h",)}
+         "simple_rnn": ("h",), **min_ln_cells.KINDS}
 
 
 def cell_of(layer):
-    """``"lstm"``, ``"gru"`` or ``"simple_rnn"`` for a layer whose cells can be read, else None."""
+    """``"lstm"``, ``"gru"``, ``"simple_rnn"`` (or ``"mingru"``, ``"minlstm"``, ``"lnlstm"``:
+    :mod:`rnnkit.view.min_ln_cells`) for a layer whose cells can be read, else None."""
+    other = min_ln_cells.cell_of(layer)
+    if other is not None:
+        return other
     if isinstance(layer, LSTM):
         return "lstm"
     if isinstance(layer, GRU):
@@ -82,8 +96,9 @@ def trace_layer(layer, x):
     """
     cell = cell_of(layer)
     if cell is None:
-        raise ValueError(f"{layer.name}: hidden cells are read from LSTM, GRU and SimpleRNN "
-                         f"layers, not {type(layer).__name__}")
+        raise ValueError(f"{layer.name}: hidden cells are read from LSTM, GRU, SimpleRNN, "
+                         f"MinGRU, MinLSTM and LayerNormLSTM layers, not "
+                         f"{type(layer).__name__}")
     if layer.go_backwards:
         raise ValueError(f"{layer.name}: go_backwards=True layers read the text backwards; "
                          "their cells are not shown")
@@ -96,7 +111,12 @@ def gate_trace(layer, x, h):
     gate (one product for all steps) and c; returns (``{kind: (T, H)}``, max_rebuild_error)."""
     cell = cell_of(layer)
     T, H = x.shape[0], layer.units
+    if cell in min_ln_cells.KINDS:
+        out, rebuilt = min_ln_cells.gate_trace(layer, x, h, cell_states)
+        err = float(np.max(np.abs(rebuilt - h))) if T else 0.0
+        return {k: np.ascontiguousarray(v) for k, v in out.items()}, err
     h_prev = np.concatenate([np.zeros((1, H), h.dtype), h[:-1]])      # (T, H)
+    p_h, p_c = (np.asarray(p, h.dtype) for p in min_ln_cells.rates(layer))   # zoneout
     W_ih, U, b, b_hh = _weights(layer)
     act = layer.activation
     xw = x @ W_ih                                                     # (T, G*H), all steps
@@ -110,8 +130,13 @@ def gate_trace(layer, x, h):
         z = xw + h_prev @ U                                           # (T, 4H)
         i, f = sig(z[:, :H]), sig(z[:, H:2 * H])
         g, o = act(z[:, 2 * H:3 * H]), sig(z[:, 3 * H:])
-        c = cell_states(f, i * g)                                     # (T, H)
-        rebuilt = o * act(c)
+        if p_c:    # c_t = p_c c_{t-1} + (1 - p_c)(f c_{t-1} + i g), affine in c_{t-1}
+            c = cell_states(p_c + (1 - p_c) * f, (1 - p_c) * (i * g))
+            c_new = lstm_cell_update(np.concatenate([np.zeros((1, H), c.dtype), c[:-1]]),
+                                     i, f, g)                         # c~, before zoneout
+        else:
+            c = c_new = cell_states(f, i * g)                         # (T, H)
+        rebuilt = lstm_hidden(o, act(c_new))
         out = {"h": h, "c": c, "i": i, "f": f, "g": g, "o": o}
     else:
         sig = layer.recurrent_activation
@@ -126,8 +151,10 @@ def gate_trace(layer, x, h):
             zr = sig(h_prev @ U[:, :2 * H] + xw[:, :2 * H])
             z, r = zr[:, :H], zr[:, H:]
             hh = act((r * h_prev) @ U[:, 2 * H:] + xw[:, 2 * H:])
-        rebuilt = z * h_prev + (1 - z) * hh
+        rebuilt = gru_state_update(h_prev, z, hh)
         out = {"h": h, "z": z, "r": r, "hh": hh}
+    if p_h:                                      # h_t = p_h h_{t-1} + (1 - p_h) h~
+        rebuilt = zoneout(p_h, rebuilt, h_prev)
     err = float(np.max(np.abs(rebuilt - h))) if T else 0.0
     return {k: np.ascontiguousarray(v) for k, v in out.items()}, err
 
@@ -218,7 +245,10 @@ def step_layer(layer, x_t, states):
         x_t: (I,) input.  states: ``[h_prev]`` or ``[h_prev, c_prev]`` (H,) arrays.
     """
     cell = cell_of(layer)
+    if cell in min_ln_cells.KINDS:
+        return min_ln_cells.step(layer, x_t, states)
     H = layer.units
+    p_h, p_c = min_ln_cells.rates(layer)                              # zoneout
     W_ih, U, b, b_hh = _weights(layer)
     act = layer.activation
     h_prev = states[0]
@@ -233,8 +263,12 @@ def step_layer(layer, x_t, states):
         c_prev = states[1]
         z = xw + h_prev @ U                                           # (4H,)
         i, f, g, o = sig(z[:H]), sig(z[H:2 * H]), act(z[2 * H:3 * H]), sig(z[3 * H:])
-        c_t = f * c_prev + i * g
-        h_t = o * act(c_t)
+        c_t = lstm_cell_update(c_prev, i, f, g)
+        h_t = lstm_hidden(o, act(c_t))
+        if p_c:
+            c_t = zoneout(np.asarray(p_c, c_t.dtype), c_t, c_prev)
+        if p_h:
+            h_t = zoneout(np.asarray(p_h, h_t.dtype), h_t, h_prev)
         return [h_t, c_t], {"h": h_t, "c": c_t, "i": i, "f": f, "g": g, "o": o}
     if layer.reset_after:
         hU = h_prev @ U
@@ -245,7 +279,9 @@ def step_layer(layer, x_t, states):
     else:
         z, r = sig(h_prev @ U[:, :H] + xw[:H]), sig(h_prev @ U[:, H:2 * H] + xw[H:2 * H])
         hh = act((r * h_prev) @ U[:, 2 * H:] + xw[2 * H:])
-    h_t = z * h_prev + (1 - z) * hh
+    h_t = gru_state_update(h_prev, z, hh)
+    if p_h:
+        h_t = zoneout(np.asarray(p_h, h_t.dtype), h_t, h_prev)
     return [h_t], {"h": h_t, "z": z, "r": r, "hh": hh}
 
 

@@ -1,8 +1,12 @@
 """A model and its vocabulary reading a text: the per-character traces the page shows.
 
 ``CellReader(model, vocab)`` accepts a model whose input is a sequence of token ids
-(``Embedding`` first) with one or more LSTM / GRU / SimpleRNN layers; layers between them must
-keep the time axis (Dropout is the identity at inference). When the model is a character
+(``Embedding`` first) with one or more LSTM / GRU / SimpleRNN / MinGRU / MinLSTM /
+LayerNormLSTM layers, plain or each inside a pre-norm
+:class:`~rnnkit.layers.residual.ResidualBlock` (``y = x + f(LN(x))``); layers between them must
+keep the time axis (Dropout is the identity at inference). Inside a block, the recurrent layer
+reads the block's ``LN(x)`` (what the page shows are its own h and gates, not the block's output
+``x + h``); what follows the layer in the stack reads the block's output, as the model does. When the model is a character
 language model (its output is ``(1, T, len(vocab))``), it also gives the next-character
 probabilities that hover shows: ``softmax(model.predict(ids))``, computed by the layers after the
 last recurrent one from the states already traced, without a second forward (the tests compare
@@ -24,14 +28,25 @@ import numpy as np
 
 from ..data.vocab import CharVocab
 from ..generation import sample_next
+from ..layers.bidirectional import Bidirectional
 from ..layers.dropout import Dropout
 from ..layers.embedding import Embedding
 from ..layers.input_layer import InputLayer
 from ..layers.recurrent import Recurrent
+from ..layers.residual import ResidualBlock
 from ..random import make_rng
 from .cells import KINDS, LazyTrace, forward_h, cell_of, step_layer, zero_state
 
 MAX_CHARS = 200_000          # longest text read at once
+
+
+def _rnn_in(layer):
+    """The recurrent layer that ``layer`` is or that a ResidualBlock holds, else None."""
+    if isinstance(layer, Recurrent):
+        return layer
+    if isinstance(layer, ResidualBlock) and isinstance(layer.rnn, Recurrent):
+        return layer.rnn
+    return None
 
 
 class Reading:
@@ -71,19 +86,24 @@ class CellReader:
             names = ", ".join(type(l).__name__ for l in stack) or "no layers"
             return (f"the model's input is not a sequence of token ids (its first layer is not "
                     f"an Embedding: [{names}])")
-        rec = [k for k, l in enumerate(stack) if isinstance(l, Recurrent)]
+        for l in stack:
+            if isinstance(l, Bidirectional):
+                return (f"{l.name}: {type(l).__name__} layers read the text both ways; their "
+                        "cells are not shown")
+        rec = [k for k, l in enumerate(stack) if _rnn_in(l) is not None]
         if not rec:
-            return "the model has no LSTM, GRU or SimpleRNN layer"
+            return ("the model has no LSTM, GRU, SimpleRNN, MinGRU, MinLSTM or LayerNormLSTM "
+                    "layer (plain or in a ResidualBlock)")
         for k in rec:
-            layer = stack[k]
+            layer = _rnn_in(stack[k])
             if cell_of(layer) is None:
                 return f"{layer.name}: {type(layer).__name__} cells are not shown"
             if layer.go_backwards:
                 return f"{layer.name}: reads the text backwards (go_backwards=True)"
         self.stack = stack
-        self.rnns = [stack[k] for k in rec]
-        self.before = stack[:rec[-1] + 1]                 # embedding ... last recurrent layer
-        self.after = stack[rec[-1] + 1:]
+        self.rnns = [_rnn_in(stack[k]) for k in rec]
+        self.before = stack[:rec[-1] + 1]       # embedding ... last recurrent layer (or block)
+        self.after = stack[rec[-1] + 1:]        # reads its output (a block's: x + f(LN(x)))
         out_units = getattr(stack[-1], "units", None)
         self.is_lm = (all(l.return_sequences for l in self.rnns) and out_units == len(self.vocab))
         return None
@@ -130,16 +150,23 @@ class CellReader:
         r = Reading()
         r.text, r.ids, r.oov, r.traces = text, ids, oov, []
         x = ids[None]                                                 # (1, T)
-        for layer in self.before:
+        def run(layer, x):
             if isinstance(layer, Dropout):
-                continue                                              # identity at inference
+                return x                                              # identity at inference
             if isinstance(layer, Recurrent):
                 x_in = np.asarray(x[0], dtype=layer.kernel.value.dtype)
-                h = forward_h(layer, x_in)                       # (T, H)
+                h = forward_h(layer, x_in)                            # (T, H)
                 r.traces.append(LazyTrace(layer, x_in, h))            # gates when asked for
-                x = h[None]                                           # (1, T, H)
-            else:
-                x = layer.forward(x, training=False)
+                return h[None]                                        # (1, T, H)
+            if _rnn_in(layer) is not None:                            # y = x + f(LN(x))
+                f = layer.norm.forward(np.asarray(x))
+                for inner in layer.layers:
+                    f = run(inner, f)
+                return x + f
+            return layer.forward(x, training=False)
+
+        for layer in self.before:
+            x = run(layer, x)
             if np.ndim(x) != 3 or x.shape[1] != len(ids):
                 raise ValueError(f"{layer.name}: gives output of shape {np.shape(x)}, which no "
                                  "longer has one row per character")
@@ -182,17 +209,28 @@ class CellReader:
         rng = make_rng(seed)
         states = [zero_state(l) for l in self.rnns]
 
+        found = {}
+
+        def run(l, x):                                                # x (D,): one step
+            if isinstance(l, Recurrent):
+                k = len(found)
+                states[k], found[k] = step_layer(l, x, states[k])
+                return states[k][0]
+            if _rnn_in(l) is not None:                                # y = x + f(LN(x))
+                f = l.norm.forward(x[None, None])[0, 0]
+                for inner in l.layers:
+                    f = run(inner, f)
+                return x + f
+            if isinstance(l, Dropout):
+                return x
+            return l.forward(x[None, None], training=False)[0, 0]
+
         def advance(token):
             x = self.before[0].forward(np.array([[token]]))[0, 0]    # (D,)
-            k, values = 0, None
+            found.clear()
             for l in self.before[1:]:
-                if isinstance(l, Recurrent):
-                    states[k], vals = step_layer(l, x, states[k])
-                    if k == layer:
-                        values = vals
-                    x, k = states[k][0], k + 1
-                elif not isinstance(l, Dropout):
-                    x = l.forward(x[None, None], training=False)[0, 0]
+                x = run(l, x)
+            values = found[layer]
             y = x[None, None]
             for l in self.after:
                 if not isinstance(l, Dropout):
