@@ -231,7 +231,9 @@ async function loadUnit() {
     const v = r.values instanceof Float32Array ? r.values : decodeF32(r.values);
     let mx = 0;
     for (const x of v) mx = Math.max(mx, Math.abs(x));
-    const scale = q.kind === "c" ? Math.max(1, mx) : 1;
+    // gates and tanh states stay in [-1, 1] (scale 1); c, and h / hh of a linear candidate
+    // (MinGRU, MinLSTM), are unbounded: scaled to their largest value
+    const scale = Math.max(1, mx);
     S.values = v; S.scale = scale;
     for (let i = 0; i < S.spans.length; i++) {
       const [R, G, B] = colour(v[i], scale), s = S.spans[i];
@@ -345,7 +347,7 @@ async function sample() {
       while ((nl = buf.indexOf("\n")) >= 0) {
         const d = JSON.parse(buf.slice(0, nl)); buf = buf.slice(nl + 1);
         if (d.error) throw new Error(d.error);
-        const s = document.createElement("span"), [R, G, B] = colour(d.v, q.kind === "c" ? (S.scale || 1) : 1);
+        const s = document.createElement("span"), [R, G, B] = colour(d.v, S.scale || 1);
         s.textContent = d.ch; s.dataset.v = d.v;
         s.style.backgroundColor = `rgb(${R},${G},${B})`;
         view.appendChild(s);
