@@ -19,9 +19,10 @@ from rnnkit.kernels import dispatch
 from rnnkit.training.callbacks import RunLog
 from rnnkit.view import (CellReader, ViewApp, ViewError, make_server, rank_units, read_curves,
                          step_trace, text_features, trace_layer)
-from rnnkit.view.cells import cell_of
+from rnnkit.view.cells import KINDS, cell_of
 
-from view_runs import QUOTE_TEXT, QUOTE_UNIT, make_run, quote_model, stacked_model, write_log
+from view_runs import (QUOTE_TEXT, QUOTE_UNIT, make_run, quote_model, stacked_model,
+                       textlm_model, write_log)
 
 # anything that would load from elsewhere (the SVG namespace URI is a name, not a load)
 _REMOTE = re.compile(r"""(src|href|action)\s*=\s*["']?\s*(https?:)?//|url\(\s*["']?(https?:)?//|@import""")
@@ -92,12 +93,8 @@ def test_reader_stack_matches_forward_and_predict():
 @pytest.mark.parametrize("cell, block, kind", [("mingru", "residual", "z"),
                                                ("lnlstm", "plain", "c")])
 def test_reader_residual_and_new_cells_match_forward_predict_and_sampling(cell, block, kind):
-    from rnnkit.cli.textlm import TextLMConfig, build_model
     vocab = CharVocab.from_text(QUOTE_TEXT)
-    cfg = TextLMConfig(cell=cell, block=block, units=6, layers=2, embedding=4)
-    model = build_model(cfg, len(vocab))
-    rng = np.random.default_rng(1)
-    model.set_weights([rng.normal(0, 0.6, w.shape).astype(w.dtype) for w in model.get_weights()])
+    model = textlm_model(vocab, cell, block)
     reader = CellReader(model, vocab)
     assert reader.reason is None and reader.is_lm
     assert [l["cell"] for l in reader.layers()] == [cell, cell]
@@ -236,6 +233,23 @@ def test_app_answers_and_bad_requests(tmp_path):
         app.sample(0, "x", temperature=-1)
     g = app.gradient(tid, 0)
     assert len(g["values"]) > 0
+
+
+def test_app_on_saved_residual_and_layer_norm_runs(tmp_path):
+    for kind in ("minlstm/residual", "lnlstm/residual"):
+        folder = tmp_path / kind.replace("/", "_")
+        make_run(str(folder), kind)                  # saved and loaded again as the page does
+        app = ViewApp([str(folder)])
+        info = app.runs_info()["runs"][0]
+        assert info["cells_reason"] is None, info["cells_reason"]
+        cell = kind.split("/")[0]
+        assert [l["kinds"] for l in info["layers"]] == [list(KINDS[cell])] * 2
+        tid = app.read(0, QUOTE_TEXT)["text_id"]
+        assert app.unit(tid, 1, "i", 5)["kind"] == "i"
+        assert app.rank(tid, "quotes")["units"]
+        assert app.gradient(tid, 1)["layer"] == 1       # dL/dh_t of the layer inside a block
+        assert len(list(app.sample(0, "he ", length=5, seed=0, layer=1, kind="hh"
+                                   if cell == "minlstm" else "c"))) == 5
 
 
 def test_a_model_saved_during_the_run_is_read_again(tmp_path):

@@ -57,6 +57,17 @@ def stacked_model(vocab, seed=0):
     return m
 
 
+def textlm_model(vocab, cell, block, seed=1):
+    """``rnnkit train-text --cell CELL --block BLOCK`` with 2 layers of 6 units, every weight
+    random (layer norm gains and biases included)."""
+    from rnnkit.cli.textlm import TextLMConfig, build_model
+    cfg = TextLMConfig(cell=cell, block=block, units=6, layers=2, embedding=4)
+    m = build_model(cfg, len(vocab))
+    rng = np.random.default_rng(seed)
+    m.set_weights([rng.normal(0, 0.6, w.shape).astype(w.dtype) for w in m.get_weights()])
+    return m
+
+
 def write_log(folder, epochs, batches_per_epoch=3, start=1):
     """Append RunLog-style lines for ``epochs`` epochs (numbers from ``start``)."""
     with open(os.path.join(folder, "log.jsonl"), "a", encoding="utf-8") as f:
@@ -78,7 +89,10 @@ def make_run(folder, kind="quote", epochs=2):
     (model, vocab)."""
     os.makedirs(folder, exist_ok=True)
     vocab = CharVocab.from_text(QUOTE_TEXT)
-    model = quote_model(vocab) if kind == "quote" else stacked_model(vocab)
+    if "/" in kind:                                   # "cell/block" of rnnkit train-text
+        model = textlm_model(vocab, *kind.split("/"))
+    else:
+        model = quote_model(vocab) if kind == "quote" else stacked_model(vocab)
     model.save(os.path.join(folder, "model.rnnkit"))
     vocab.save(os.path.join(folder, "vocab.json"))
     with open(os.path.join(folder, "heldout.txt"), "w", encoding="utf-8") as f:
