@@ -247,8 +247,13 @@ def test_bad_thread_counts_are_refused(bad, monkeypatch):
 
 def test_usable_cores_respects_affinity_and_quota(monkeypatch):
     import os
+    affinity = len(os.sched_getaffinity(0))
     monkeypatch.setattr(config, "_usable", None)
-    assert 1 <= config.usable_cores() <= len(os.sched_getaffinity(0))
+    monkeypatch.setattr(config, "_cgroup_cpus", lambda: None)  # no quota: the affinity
+    assert config.usable_cores() == affinity
+    monkeypatch.setattr(config, "_usable", None)
+    monkeypatch.setattr(config, "_cgroup_cpus", lambda: affinity + 7)   # a larger quota
+    assert config.usable_cores() == affinity
     monkeypatch.setattr(config, "_usable", None)
     monkeypatch.setattr(config, "_cgroup_cpus", lambda: 1)    # a one-CPU container quota
     assert config.usable_cores() == 1
